@@ -1,0 +1,80 @@
+// Element-wise ("post-GEMM") math of one cell for one batch row and a run of
+// hidden units [j0, j0 + n), forward and backward. The time loop
+// (sequence.cpp) calls these on each output tile while it is in cache.
+//
+// The loops over hidden units carry `omp simd`: the arrays of one row never
+// overlap, and GCC would otherwise give up on proving it (restrict on locals is
+// ignored). Vector and scalar lanes round identically (no FMA contraction).
+//
+// Gate g of a hidden unit j lives at offset g * gate_stride + j in every
+// gate-shaped array; pointers below are already offset to (row, j0).
+#pragma once
+
+#include <cstdint>
+
+#include "common/shapes.hpp"
+
+namespace rnnkit {
+
+template <class T>
+struct CellForwardRow {
+    // IN
+    const T* recurrent;  // h_{t-1} W_hh^T (no bias), gate g at + g * recurrent_stride
+    int64_t recurrent_stride;
+    const T* projection;  // x_t W_ih^T + b_ih + b_hh (gru: without b_hn), gate g at + g * H
+    const T* bias_hn;     // gru: b_hn, applied inside r * (W_hn h + b_hn)
+    const T* h_prev;
+    const T* c_prev;  // lstm
+    int64_t hidden;   // H, the gate stride of `projection`
+    // OUT
+    T* h;
+    T* c;      // lstm
+    T* gates;  // activations, gate g at + g * gates_stride (kept for backward)
+    int64_t gates_stride;
+    T* aux;  // lstm: act(c_t); gru: W_hn h_{t-1} + b_hn
+};
+
+template <class T>
+struct CellBackwardRow {
+    // IN
+    const T* d_h;    // dL/dh_t, all paths
+    const T* d_c;    // lstm: dL/dc_t from the later step
+    const T* gates;  // the forward's activations, gate stride H
+    const T* aux;
+    const T* h_prev;
+    const T* c_prev;
+    int64_t hidden;  // H
+    // OUT (gate stride H)
+    T* d_gates_ih;  // dL/d(pre-activation), as seen by W_ih, b_ih and x
+    T* d_gates_hh;  // gru only: as seen by W_hh, b_hh and h (rnn, lstm: same as ih)
+    T* d_h_prev;    // the part of dL/dh_{t-1} that bypasses W_hh (gru: z * d_h)
+    T* d_c_prev;    // lstm: dL/dc_{t-1}
+};
+
+// One cell's pair of row functions, for one dtype and activation.
+template <class T>
+struct CellKernels {
+    void (*forward)(const CellForwardRow<T>& row, int64_t n);
+    void (*backward)(const CellBackwardRow<T>& row, int64_t n);
+};
+
+template <class T>
+CellKernels<T> rnn_kernels(Activation activation);
+template <class T>
+CellKernels<T> lstm_kernels(Activation activation);
+template <class T>
+CellKernels<T> gru_kernels(Activation activation);
+
+template <class T>
+CellKernels<T> cell_kernels(Cell cell, Activation activation) {
+    switch (cell) {
+        case Cell::lstm:
+            return lstm_kernels<T>(activation);
+        case Cell::gru:
+            return gru_kernels<T>(activation);
+        default:
+            return rnn_kernels<T>(activation);
+    }
+}
+
+}  // namespace rnnkit

@@ -1,0 +1,85 @@
+// GRU, PyTorch's gate order r, z, n:
+//   n = act(W_in x + b_in + r * (W_hn h_{t-1} + b_hn)),  h_t = (1 - z) * n + z * h_{t-1}.
+// b_hn sits inside the reset product, so the n gate's gradient differs between
+// the input side (d_gates_ih) and the recurrent side (d_gates_hh = r * that).
+#include "cells/cell.hpp"
+#include "cells/cell_dispatch.hpp"
+#include "common/activations.hpp"
+
+namespace rnnkit {
+namespace {
+
+template <class T, Activation A>
+struct GruRow {
+    static void forward(const CellForwardRow<T>& row, int64_t n) {
+        const int64_t rs = row.recurrent_stride, H = row.hidden, gs = row.gates_stride;
+        const T* __restrict rec_r = row.recurrent;
+        const T* __restrict rec_z = row.recurrent + rs;
+        const T* __restrict rec_n = row.recurrent + 2 * rs;
+        const T* __restrict proj_r = row.projection;
+        const T* __restrict proj_z = row.projection + H;
+        const T* __restrict proj_n = row.projection + 2 * H;
+        const T* __restrict b_hn = row.bias_hn;
+        const T* __restrict h_prev = row.h_prev;
+        T* __restrict out_r = row.gates;
+        T* __restrict out_z = row.gates + gs;
+        T* __restrict out_n = row.gates + 2 * gs;
+        T* __restrict hn_lin = row.aux;
+        T* __restrict h = row.h;
+#pragma omp simd
+        for (int64_t j = 0; j < n; ++j) {
+            const T r = sigmoid(proj_r[j] + rec_r[j]);
+            const T z = sigmoid(proj_z[j] + rec_z[j]);
+            const T hn = rec_n[j] + b_hn[j];
+            const T nn = activate<A>(proj_n[j] + r * hn);
+            out_r[j] = r;
+            out_z[j] = z;
+            out_n[j] = nn;
+            hn_lin[j] = hn;
+            h[j] = (T(1) - z) * nn + z * h_prev[j];
+        }
+    }
+
+    static void backward(const CellBackwardRow<T>& row, int64_t n) {
+        const int64_t H = row.hidden;
+        const T* __restrict d_h = row.d_h;
+        const T* __restrict gate_r = row.gates;
+        const T* __restrict gate_z = row.gates + H;
+        const T* __restrict gate_n = row.gates + 2 * H;
+        const T* __restrict hn_lin = row.aux;
+        const T* __restrict h_prev = row.h_prev;
+        T* __restrict d_ih_r = row.d_gates_ih;
+        T* __restrict d_ih_z = row.d_gates_ih + H;
+        T* __restrict d_ih_n = row.d_gates_ih + 2 * H;
+        T* __restrict d_hh_r = row.d_gates_hh;
+        T* __restrict d_hh_z = row.d_gates_hh + H;
+        T* __restrict d_hh_n = row.d_gates_hh + 2 * H;
+        T* __restrict d_h_prev = row.d_h_prev;
+#pragma omp simd
+        for (int64_t j = 0; j < n; ++j) {
+            const T r = gate_r[j], z = gate_z[j], nn = gate_n[j];
+            const T d_n = d_h[j] * (T(1) - z) * activate_grad<A>(nn);
+            const T d_z = d_h[j] * (h_prev[j] - nn) * sigmoid_grad(z);
+            const T d_r = d_n * hn_lin[j] * sigmoid_grad(r);
+            d_ih_r[j] = d_r;
+            d_ih_z[j] = d_z;
+            d_ih_n[j] = d_n;
+            d_hh_r[j] = d_r;
+            d_hh_z[j] = d_z;
+            d_hh_n[j] = d_n * r;
+            d_h_prev[j] = d_h[j] * z;
+        }
+    }
+};
+
+}  // namespace
+
+template <class T>
+CellKernels<T> gru_kernels(Activation activation) {
+    return detail::kernels_for<T, GruRow>(activation);
+}
+
+template CellKernels<float> gru_kernels<float>(Activation);
+template CellKernels<double> gru_kernels<double>(Activation);
+
+}  // namespace rnnkit

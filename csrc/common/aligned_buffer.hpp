@@ -1,0 +1,44 @@
+// Scratch memory for kernels: 64-byte aligned (one cache line, one AVX-512
+// vector), owned, never copied.
+#pragma once
+
+#include <cstddef>
+#include <cstdlib>
+#include <new>
+#include <utility>
+
+namespace rnnkit {
+
+template <class T>
+class AlignedBuffer {
+  public:
+    static constexpr std::size_t alignment = 64;
+
+    explicit AlignedBuffer(std::size_t count = 0) : size_(count) {
+        if (count == 0) return;
+        // aligned_alloc wants a size that is a multiple of the alignment.
+        std::size_t bytes = (count * sizeof(T) + alignment - 1) / alignment * alignment;
+        data_ = static_cast<T*>(std::aligned_alloc(alignment, bytes));
+        if (data_ == nullptr) throw std::bad_alloc();
+    }
+    ~AlignedBuffer() { std::free(data_); }
+    AlignedBuffer(const AlignedBuffer&) = delete;
+    AlignedBuffer& operator=(const AlignedBuffer&) = delete;
+    AlignedBuffer(AlignedBuffer&& other) noexcept
+        : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+    AlignedBuffer& operator=(AlignedBuffer&& other) noexcept {
+        std::swap(data_, other.data_);
+        std::swap(size_, other.size_);
+        return *this;
+    }
+
+    T* data() { return data_; }
+    const T* data() const { return data_; }
+    std::size_t size() const { return size_; }
+
+  private:
+    T* data_ = nullptr;
+    std::size_t size_ = 0;
+};
+
+}  // namespace rnnkit

@@ -1,0 +1,39 @@
+// Problem sizes and options shared by every kernel: one struct instead of long
+// parameter lists.
+#pragma once
+
+#include <cstdint>
+
+namespace rnnkit {
+
+enum class Cell { rnn, lstm, gru };
+enum class Activation { tanh, relu, linear };
+
+// Gates per cell, in PyTorch's order: rnn 1; lstm i, f, g, o; gru r, z, n.
+inline int64_t n_gates(Cell cell) {
+    switch (cell) {
+        case Cell::lstm:
+            return 4;
+        case Cell::gru:
+            return 3;
+        default:
+            return 1;
+    }
+}
+
+// One recurrent layer in one direction over a batch-first (B, T, I) input.
+struct SequenceShape {
+    int64_t batch;
+    int64_t steps;
+    int64_t input;
+    int64_t hidden;
+    Cell cell;
+    Activation activation;
+    bool reverse;
+
+    int64_t gates() const { return n_gates(cell); }
+    // Time index processed at position `step` of the forward order.
+    int64_t time_at(int64_t step) const { return reverse ? steps - 1 - step : step; }
+};
+
+}  // namespace rnnkit

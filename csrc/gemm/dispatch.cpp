@@ -1,0 +1,73 @@
+// Run-time choice of micro-kernel from CPU features, so that one build runs on
+// any x86-64 (and builds elsewhere with the generic kernel only).
+#include <stdexcept>
+
+#include "gemm/microkernel.hpp"
+
+namespace rnnkit {
+
+bool isa_supported(Isa isa) {
+    switch (isa) {
+        case Isa::best:
+        case Isa::generic:
+            return true;
+#ifdef RNNKIT_X86
+        case Isa::avx512:
+            return __builtin_cpu_supports("avx512f");
+        case Isa::avx2:
+            return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+        default:
+            return false;
+    }
+}
+
+namespace {
+
+template <class T>
+struct KernelTable;
+
+template <>
+struct KernelTable<float> {
+    static MicroKernel<float> generic() { return microkernel_generic_f32(); }
+#ifdef RNNKIT_X86
+    static MicroKernel<float> avx2() { return microkernel_avx2_f32(); }
+    static MicroKernel<float> avx512() { return microkernel_avx512_f32(); }
+#endif
+};
+
+template <>
+struct KernelTable<double> {
+    static MicroKernel<double> generic() { return microkernel_generic_f64(); }
+#ifdef RNNKIT_X86
+    static MicroKernel<double> avx2() { return microkernel_avx2_f64(); }
+    static MicroKernel<double> avx512() { return microkernel_avx512_f64(); }
+#endif
+};
+
+}  // namespace
+
+template <class T>
+MicroKernel<T> select_microkernel(Isa isa) {
+    if (isa == Isa::best) {
+        if (isa_supported(Isa::avx512)) return select_microkernel<T>(Isa::avx512);
+        if (isa_supported(Isa::avx2)) return select_microkernel<T>(Isa::avx2);
+        return KernelTable<T>::generic();
+    }
+    if (!isa_supported(isa)) throw std::invalid_argument("isa is not supported by this CPU");
+    switch (isa) {
+#ifdef RNNKIT_X86
+        case Isa::avx512:
+            return KernelTable<T>::avx512();
+        case Isa::avx2:
+            return KernelTable<T>::avx2();
+#endif
+        default:
+            return KernelTable<T>::generic();
+    }
+}
+
+template MicroKernel<float> select_microkernel<float>(Isa);
+template MicroKernel<double> select_microkernel<double>(Isa);
+
+}  // namespace rnnkit

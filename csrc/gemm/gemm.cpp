@@ -1,0 +1,86 @@
+#include "gemm/gemm.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+
+#include "common/aligned_buffer.hpp"
+#include "common/parallel.hpp"
+
+namespace rnnkit {
+namespace {
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Block sizes in units of the kernel's tile: an A block (mc x kc) and a B block
+// (kc x nc) together stay within a 1 MiB L2 for float and double.
+constexpr int64_t kRowPanelsPerBlock = 12;
+constexpr int64_t kColPanelsPerBlock = 8;
+
+}  // namespace
+
+template <class T>
+void gemm(const GemmShape& shape, MatrixView<T> a, MatrixView<T> b, T* c, int64_t ldc,
+          bool accumulate, int n_threads, Isa isa) {
+    const auto [m, n, k] = shape;
+    if (m <= 0 || n <= 0) return;
+    if (k <= 0) {
+        if (!accumulate)
+            for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, T(0));
+        return;
+    }
+    const MicroKernel<T> kernel = select_microkernel<T>(isa);
+    const int64_t mr = kernel.mr, nr = kernel.nr;
+    const int64_t kc_max = std::min(k, kGemmDepthBlock);
+    const int64_t n_panels = ceil_div(n, nr);
+    const int64_t mc = kRowPanelsPerBlock * mr, nc = kColPanelsPerBlock * nr;
+    const int64_t row_blocks = ceil_div(m, mc), col_blocks = ceil_div(n, nc);
+    const int threads = threads_for(n_threads, std::max(row_blocks * col_blocks, n_panels));
+
+    AlignedBuffer<T> b_packed(n_panels * nr * kc_max);
+    AlignedBuffer<T> a_packed(static_cast<int64_t>(threads) * mc * kc_max);
+
+#pragma omp parallel num_threads(threads)
+    {
+        DenormalGuard denormals;
+        T* a_block = a_packed.data() + omp_get_thread_num() * mc * kc_max;
+        for (int64_t k0 = 0; k0 < k; k0 += kc_max) {
+            const int64_t kc = std::min(kc_max, k - k0);
+            // B's column panels are shared by all row blocks: pack them once.
+#pragma omp for schedule(static)
+            for (int64_t p = 0; p < n_panels; ++p) {
+                pack_panel(MatrixView<T>{b.at(k0, p * nr), b.col_stride, b.row_stride}, kc,
+                           std::min(nr, n - p * nr), nr, b_packed.data() + p * nr * kc);
+            }
+            const bool add = accumulate || k0 > 0;
+#pragma omp for collapse(2) schedule(static)
+            for (int64_t rb = 0; rb < row_blocks; ++rb) {
+                for (int64_t cb = 0; cb < col_blocks; ++cb) {
+                    const int64_t i0 = rb * mc, rows = std::min(mc, m - i0);
+                    const int64_t row_panels = ceil_div(rows, mr);
+                    for (int64_t ip = 0; ip < row_panels; ++ip) {
+                        pack_panel(
+                            MatrixView<T>{a.at(i0 + ip * mr, k0), a.row_stride, a.col_stride}, kc,
+                            std::min(mr, rows - ip * mr), mr, a_block + ip * mr * kc);
+                    }
+                    const int64_t p_end = std::min(n_panels, (cb + 1) * kColPanelsPerBlock);
+                    for (int64_t p = cb * kColPanelsPerBlock; p < p_end; ++p) {
+                        for (int64_t ip = 0; ip < row_panels; ++ip) {
+                            const int64_t i = i0 + ip * mr, j = p * nr;
+                            kernel.fn(kc, a_block + ip * mr * kc, b_packed.data() + p * nr * kc,
+                                      c + i * ldc + j, ldc, std::min(mr, m - i),
+                                      std::min(nr, n - j), add);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+template void gemm<float>(const GemmShape&, MatrixView<float>, MatrixView<float>, float*, int64_t,
+                          bool, int, Isa);
+template void gemm<double>(const GemmShape&, MatrixView<double>, MatrixView<double>, double*,
+                           int64_t, bool, int, Isa);
+
+}  // namespace rnnkit

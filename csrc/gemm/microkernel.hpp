@@ -1,0 +1,46 @@
+// The GEMM micro-kernel interface and its run-time selection by CPU features.
+//
+// A micro-kernel computes one mr x nr tile of C from a packed A panel (kc x mr,
+// k-major) and a packed B panel (kc x nr, k-major). Every kernel, whatever its
+// ISA or tile size, computes each element of C the same way: one fused
+// multiply-add chain over k = 0..kc-1 starting from 0, then stored or added to
+// C. So results are identical across ISAs, tile positions and thread counts.
+#pragma once
+
+#include <cstdint>
+
+namespace rnnkit {
+
+enum class Isa { best, avx512, avx2, generic };
+
+template <class T>
+struct MicroKernel {
+    // IN kc: depth; IN a: packed A panel; IN b: packed B panel; OUT c: tile
+    // with leading dimension ldc, of which only m x n (<= mr x nr) is written;
+    // IN accumulate: add to c instead of overwriting it.
+    using Fn = void (*)(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t m, int64_t n,
+                        bool accumulate);
+    int64_t mr;
+    int64_t nr;
+    Fn fn;
+    const char* name;
+};
+
+// The kernel for `isa`; Isa::best picks the widest one this CPU supports.
+// Throws std::invalid_argument if `isa` is not supported by this CPU or build.
+template <class T>
+MicroKernel<T> select_microkernel(Isa isa = Isa::best);
+
+bool isa_supported(Isa isa);
+
+// Per-ISA kernels (each defined in its own file, compiled for that ISA).
+MicroKernel<float> microkernel_generic_f32();
+MicroKernel<double> microkernel_generic_f64();
+#ifdef RNNKIT_X86
+MicroKernel<float> microkernel_avx2_f32();
+MicroKernel<double> microkernel_avx2_f64();
+MicroKernel<float> microkernel_avx512_f32();
+MicroKernel<double> microkernel_avx512_f64();
+#endif
+
+}  // namespace rnnkit

@@ -1,0 +1,55 @@
+// One register-blocked micro-kernel, written once against a small SIMD traits
+// class and instantiated per ISA in that ISA's translation unit. Include only
+// from files compiled with the matching -m flags.
+#pragma once
+
+#include <cstdint>
+
+#include "gemm/microkernel_store.hpp"
+
+namespace rnnkit::detail {
+
+// V: traits with `vec`, `width`, load, store, set1, fma, add, zero.
+// MR rows x NV vectors of V::width columns held in MR * NV registers.
+template <class V, int MR, int NV>
+void simd_microkernel(int64_t kc, const typename V::scalar* a, const typename V::scalar* b,
+                      typename V::scalar* c, int64_t ldc, int64_t m, int64_t n, bool accumulate) {
+    using T = typename V::scalar;
+    constexpr int NR = NV * V::width;
+    typename V::vec acc[MR][NV];
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) acc[i][v] = V::zero();
+
+    for (int64_t k = 0; k < kc; ++k) {
+        typename V::vec bv[NV];
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) bv[v] = V::load(b + k * NR + v * V::width);
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i) {
+            const typename V::vec av = V::set1(a[k * MR + i]);
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; ++v) acc[i][v] = V::fma(av, bv[v], acc[i][v]);
+        }
+    }
+
+    if (m == MR && n == NR) {
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; ++v) {
+                T* dst = c + i * ldc + v * V::width;
+                V::store(dst, accumulate ? V::add(V::load(dst), acc[i][v]) : acc[i][v]);
+            }
+        }
+        return;
+    }
+    // Edge tile: same sums, written through a buffer so nothing outside m x n is touched.
+    alignas(64) T tile[MR * NR];
+    for (int i = 0; i < MR; ++i)
+        for (int v = 0; v < NV; ++v) V::store(tile + i * NR + v * V::width, acc[i][v]);
+    store_tile(tile, NR, c, ldc, m, n, accumulate);
+}
+
+}  // namespace rnnkit::detail

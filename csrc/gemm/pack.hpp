@@ -1,0 +1,27 @@
+// Packing matrix blocks into the panels the micro-kernels read: kc x w,
+// k-major, zero-padded to the panel width w (mr for A, nr for B), so the
+// kernels run full tiles with unit-stride loads.
+#pragma once
+
+#include <cstdint>
+
+namespace rnnkit {
+
+// A strided read-only matrix: element (i, j) is data[i * row_stride + j * col_stride].
+// Transposition is only a swap of the strides.
+template <class T>
+struct MatrixView {
+    const T* data;
+    int64_t row_stride;
+    int64_t col_stride;
+
+    MatrixView transposed() const { return {data, col_stride, row_stride}; }
+    const T* at(int64_t i, int64_t j) const { return data + i * row_stride + j * col_stride; }
+};
+
+// OUT dst[k * width + j] = src(j, k) for j < n_valid, 0 for n_valid <= j < width;
+// IN src: viewed as (width-index j, depth k); kc: depth.
+template <class T>
+void pack_panel(MatrixView<T> src, int64_t kc, int64_t n_valid, int64_t width, T* dst);
+
+}  // namespace rnnkit

@@ -1,0 +1,72 @@
+// The time loop of one recurrent layer in one direction: forward over a
+// batch-first sequence, and backpropagation through time.
+//
+// Semantics are torch.nn.RNN / LSTM / GRU(batch_first=True) for one layer and
+// direction, with PyTorch's packed-sequence meaning of `lengths`: step t is
+// valid for row b iff t < lengths[b]; at other steps the state is carried
+// unchanged and the output is 0.
+#pragma once
+
+#include <cstdint>
+
+#include "common/shapes.hpp"
+
+namespace rnnkit {
+
+// What the forward keeps for the backward, each batch-first with T steps.
+// All nullptr for inference.
+template <class T>
+struct SequenceCache {
+    T* gates;   // (B, T, G*H) activations: rnn h_t; lstm i, f, g, o; gru r, z, n
+    T* aux;     // (B, T, H) lstm act(c_t); gru W_hn h_{t-1} + b_hn; unused for rnn
+    T* h_prev;  // (B, T, H) the state entering step t
+    T* c_prev;  // (B, T, H) lstm: the cell state entering step t
+};
+
+template <class T>
+struct ForwardArgs {
+    // IN
+    const T* x;              // (B, T, I)
+    const T* weight_ih;      // (G*H, I)
+    const T* weight_hh;      // (G*H, H)
+    const T* bias_ih;        // (G*H)
+    const T* bias_hh;        // (G*H)
+    const T* h0;             // (B, H) or nullptr for zeros
+    const T* c0;             // (B, H) or nullptr for zeros (lstm)
+    const int64_t* lengths;  // (B) in [1, T], or nullptr for all T
+    // OUT
+    T* output;               // (B, T, H)
+    T* h_n;                  // (B, H)
+    T* c_n;                  // (B, H) lstm, else nullptr
+    SequenceCache<T> cache;  // OUT, training only
+};
+
+template <class T>
+struct BackwardArgs {
+    // IN
+    const T* x;
+    const T* weight_ih;
+    const T* weight_hh;
+    const int64_t* lengths;
+    SequenceCache<const T> cache;
+    const T* d_output;   // (B, T, H); ignored at padded steps
+    const T* d_h_n;      // (B, H) or nullptr
+    const T* d_c_n;      // (B, H) or nullptr (lstm)
+    int64_t bptt_steps;  // window of truncated BPTT; 0 for full BPTT
+    // OUT
+    T* d_x;          // (B, T, I)
+    T* d_h0;         // (B, H)
+    T* d_c0;         // (B, H) lstm, else nullptr
+    T* d_weight_ih;  // (G*H, I)
+    T* d_weight_hh;  // (G*H, H)
+    T* d_bias_ih;    // (G*H)
+    T* d_bias_hh;    // (G*H)
+};
+
+template <class T>
+void sequence_forward(const SequenceShape& shape, const ForwardArgs<T>& args, int n_threads);
+
+template <class T>
+void sequence_backward(const SequenceShape& shape, const BackwardArgs<T>& args, int n_threads);
+
+}  // namespace rnnkit

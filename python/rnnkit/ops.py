@@ -1,0 +1,282 @@
+"""Functional kernels: forward and backpropagation through time of one recurrent layer.
+
+One layer, one direction, batch-first arrays, float32 or float64 (the dtype of ``x``
+decides and is never mixed). The semantics are those of
+``torch.nn.RNN / LSTM / GRU(batch_first=True)`` for a single layer and direction, weight
+layout and gate order included (LSTM ``i, f, g, o``; GRU ``r, z, n`` with ``b_hn`` inside
+the reset product), so results can be checked against PyTorch and weights moved both ways.
+
+``lengths`` follows PyTorch's packed sequences: step ``t`` of row ``b`` is processed iff
+``t < lengths[b]``; ``output`` is 0 at the other steps and ``h_n`` is the state after the
+last processed step. ``reverse=True`` runs each sequence from its last valid step back to
+step 0, with ``output[:, t]`` still belonging to ``x[:, t]``.
+
+This module is the only importer of the compiled ``rnnkit._core``; it validates every
+argument and raises ``ValueError`` / ``TypeError`` naming it before any work starts.
+"""
+
+from __future__ import annotations
+
+import numbers
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _core
+
+__all__ = ["forward", "backward", "ForwardResult", "Gradients", "GATES", "ACTIVATIONS"]
+
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+ACTIVATIONS = {
+    "rnn": ("tanh", "relu", "linear"),
+    "lstm": ("tanh", "relu"),
+    "gru": ("tanh", "relu"),
+}
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+@dataclass(frozen=True)
+class ForwardResult:
+    """What :func:`forward` returns.
+
+    ``output`` (B, T, H): h_t at every step, 0 at padded steps. ``h_n`` (B, H): the
+    state after the last processed step. ``c_n`` (B, H): the lstm cell state, else
+    None. ``cache``: opaque, for one :func:`backward` call; None unless ``training``.
+    """
+
+    output: np.ndarray
+    h_n: np.ndarray
+    c_n: np.ndarray | None
+    cache: _Cache | None
+
+
+@dataclass(frozen=True)
+class Gradients:
+    """What :func:`backward` returns: gradients w.r.t. every input of :func:`forward`."""
+
+    d_x: np.ndarray
+    d_h0: np.ndarray
+    d_c0: np.ndarray | None
+    d_weight_ih: np.ndarray
+    d_weight_hh: np.ndarray
+    d_bias_ih: np.ndarray
+    d_bias_hh: np.ndarray
+
+
+class _Cache:
+    """What backward needs from one forward call. Used once: backward consumes it."""
+
+    def __init__(self, config, arrays, saved):
+        self.config = config  # (cell, activation, reverse)
+        self.arrays = arrays  # (gates, aux, h_prev, c_prev) from the kernel
+        self.saved = saved  # (x, weight_ih, weight_hh, lengths), private copies
+        self._lock = threading.Lock()
+        self._used = False
+
+    def consume(self):
+        with self._lock:
+            if self._used:
+                raise ValueError(
+                    "cache: already used by a backward call; run forward(training=True) "
+                    "again for another backward"
+                )
+            self._used = True
+        arrays, self.arrays = self.arrays, None  # free the memory once backward is done
+        return arrays
+
+    def __repr__(self):
+        cell, activation, reverse = self.config
+        state = "used" if self._used else "unused"
+        return f"<rnnkit.ops cache: {cell}, {activation}, reverse={reverse}, {state}>"
+
+
+def forward(
+    cell,
+    x,
+    weight_ih,
+    weight_hh,
+    bias_ih,
+    bias_hh,
+    *,
+    h0=None,
+    c0=None,
+    lengths=None,
+    reverse=False,
+    activation="tanh",
+    training=False,
+    n_threads=None,
+):
+    """Run one recurrent layer over a batch of sequences.
+
+    Parameters
+    ----------
+    cell : {"rnn", "lstm", "gru"}
+    x : array (B, T, I), float32 or float64
+    weight_ih, weight_hh : arrays (G*H, I), (G*H, H); G = 1 rnn, 4 lstm, 3 gru
+    bias_ih, bias_hh : arrays (G*H,)
+    h0, c0 : arrays (B, H) or None for zeros; c0 only for lstm
+    lengths : int array (B,) with 1 <= lengths[b] <= T, or None for all T
+    reverse : run each sequence from its last valid step back to step 0
+    activation : rnn: "tanh" | "relu" | "linear"; lstm, gru: "tanh" | "relu"
+    training : keep what :func:`backward` needs in ``result.cache``
+    n_threads : threads for the kernels; None uses all that OpenMP sees
+
+    Returns
+    -------
+    ForwardResult
+    """
+    _check_cell_activation(cell, activation)
+    x = _as_input(x)
+    B, T, Din = x.shape
+    G = GATES[cell]
+    weight_hh = _as_float(weight_hh, "weight_hh", x.dtype, ndim=2)
+    H = weight_hh.shape[1]
+    if H < 1:
+        raise ValueError("weight_hh: expected at least one hidden unit (shape (G*H, H), H >= 1)")
+    weight_hh = _as_float(weight_hh, "weight_hh", x.dtype, (G * H, H))
+    weight_ih = _as_float(weight_ih, "weight_ih", x.dtype, (G * H, Din))
+    bias_ih = _as_float(bias_ih, "bias_ih", x.dtype, (G * H,))
+    bias_hh = _as_float(bias_hh, "bias_hh", x.dtype, (G * H,))
+    if h0 is not None:
+        h0 = _as_float(h0, "h0", x.dtype, (B, H))
+    if c0 is not None:
+        if cell != "lstm":
+            raise ValueError(f"c0: only the lstm cell has a cell state, got cell={cell!r}")
+        c0 = _as_float(c0, "c0", x.dtype, (B, H))
+    lengths = _as_lengths(lengths, B, T)
+    reverse = _as_bool(reverse, "reverse")
+    training = _as_bool(training, "training")
+    threads = _as_threads(n_threads)
+
+    output, h_n, c_n, arrays = _core.forward(
+        cell, activation, reverse, x, weight_ih, weight_hh, bias_ih, bias_hh,
+        h0, c0, lengths, training, threads,
+    )  # fmt: skip
+    cache = None
+    if training:
+        # Private copies: the caller may update weights in place before backward.
+        saved = tuple(
+            None if a is None else np.array(a, copy=True)
+            for a in (x, weight_ih, weight_hh, lengths)
+        )
+        cache = _Cache((cell, activation, reverse), arrays, saved)
+    return ForwardResult(output, h_n, c_n, cache)
+
+
+def backward(cache, d_output, d_h_n=None, d_c_n=None, *, bptt_steps=None, n_threads=None):
+    """Backpropagation through time for one :func:`forward` call made with training=True.
+
+    Parameters
+    ----------
+    cache : ``result.cache`` of that call (each cache serves one backward call)
+    d_output : array (B, T, H), gradient w.r.t. ``output`` (ignored at padded steps)
+    d_h_n, d_c_n : arrays (B, H) or None for zeros; d_c_n only for lstm
+    bptt_steps : truncated BPTT window k, or None for full BPTT. Time is cut into
+        windows [0, k), [k, 2k), ... of absolute step index and no gradient crosses a
+        window boundary through h or c between two processed steps.
+    n_threads : threads for the kernels; None uses all that OpenMP sees
+
+    Returns
+    -------
+    Gradients
+    """
+    if not isinstance(cache, _Cache):
+        raise TypeError(
+            f"cache: expected the .cache of forward(..., training=True), got {type(cache).__name__}"
+        )
+    cell, activation, reverse = cache.config
+    x, weight_ih, weight_hh, lengths = cache.saved
+    B, T, _ = x.shape
+    H = weight_hh.shape[1]
+    d_output = _as_float(d_output, "d_output", x.dtype, (B, T, H))
+    if d_h_n is not None:
+        d_h_n = _as_float(d_h_n, "d_h_n", x.dtype, (B, H))
+    if d_c_n is not None:
+        if cell != "lstm":
+            raise ValueError(f"d_c_n: only the lstm cell has a cell state, got cell={cell!r}")
+        d_c_n = _as_float(d_c_n, "d_c_n", x.dtype, (B, H))
+    window = 0 if bptt_steps is None else _as_positive_int(bptt_steps, "bptt_steps")
+    threads = _as_threads(n_threads)
+
+    gates, aux, h_prev, c_prev = cache.consume()
+    grads = _core.backward(
+        cell, activation, reverse, x, weight_ih, weight_hh, lengths, gates, aux, h_prev,
+        c_prev, d_output, d_h_n, d_c_n, window, threads,
+    )  # fmt: skip
+    return Gradients(*grads)
+
+
+def _check_cell_activation(cell, activation):
+    if not isinstance(cell, str) or cell not in GATES:
+        raise ValueError(f"cell: expected one of 'rnn', 'lstm', 'gru', got {cell!r}")
+    allowed = ACTIVATIONS[cell]
+    if not isinstance(activation, str) or activation not in allowed:
+        names = ", ".join(repr(a) for a in allowed)
+        raise ValueError(
+            f"activation: expected one of {names} for cell={cell!r}, got {activation!r}"
+        )
+
+
+def _as_input(x):
+    if isinstance(x, (str, bytes)) or x is None:
+        raise TypeError(f"x: expected a float32 or float64 array, got {type(x).__name__}")
+    x = np.asarray(x)
+    if x.dtype not in _FLOAT_DTYPES:
+        raise TypeError(f"x: expected dtype float32 or float64, got {x.dtype}")
+    if x.ndim != 3:
+        raise ValueError(f"x: expected a 3-D array (batch, steps, input), got shape {x.shape}")
+    if min(x.shape) < 1:
+        raise ValueError(f"x: every dimension must be at least 1, got shape {x.shape}")
+    return np.ascontiguousarray(x)
+
+
+def _as_float(value, name, dtype, shape=None, ndim=None):
+    """A C-contiguous array of `dtype` and `shape`; never a silent cast."""
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name}: expected a {dtype} array, got {type(value).__name__}")
+    array = np.asarray(value)
+    if array.dtype != dtype:
+        raise TypeError(f"{name}: expected dtype {dtype} (the dtype of x), got {array.dtype}")
+    expected_ndim = len(shape) if shape is not None else ndim
+    if array.ndim != expected_ndim or (shape is not None and array.shape != tuple(shape)):
+        want = f"shape {tuple(shape)}" if shape is not None else f"a {ndim}-D array"
+        raise ValueError(f"{name}: expected {want}, got shape {array.shape}")
+    return np.ascontiguousarray(array)
+
+
+def _as_lengths(lengths, batch, steps):
+    if lengths is None:
+        return None
+    array = np.asarray(lengths)
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"lengths: expected an integer array, got dtype {array.dtype}")
+    if array.shape != (batch,):
+        raise ValueError(f"lengths: expected shape ({batch},), got {array.shape}")
+    if array.size and (array.min() < 1 or array.max() > steps):
+        bad = int(np.flatnonzero((array < 1) | (array > steps))[0])
+        raise ValueError(
+            f"lengths: expected values in [1, {steps}] (1 <= lengths[b] <= T), "
+            f"got {array[bad]} at index {bad}"
+        )
+    return np.ascontiguousarray(array, dtype=np.int64)
+
+
+def _as_bool(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected True or False, got {value!r}")
+    return bool(value)
+
+
+def _as_positive_int(value, name):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}: expected a positive integer, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name}: expected a positive integer, got {value}")
+    return int(value)
+
+
+def _as_threads(n_threads):
+    if n_threads is None:
+        return _core.max_threads()
+    return _as_positive_int(n_threads, "n_threads")

@@ -1,0 +1,48 @@
+"""Random problems for the kernel tests: one place that builds inputs for rnnkit.ops."""
+
+import numpy as np
+
+from rnnkit import ops
+
+
+def make_problem(
+    cell, batch, steps, inputs, hidden, *, dtype=np.float64, seed=0, h0=True, lengths=False
+):
+    """Inputs of ops.forward as a dict, with weights scaled so that no gate saturates."""
+    rng = np.random.default_rng(seed)
+    gh = ops.GATES[cell] * hidden
+
+    def rand(*shape, scale=1.0):
+        return (rng.standard_normal(shape) * scale).astype(dtype)
+
+    problem = {
+        "x": rand(batch, steps, inputs),
+        "weight_ih": rand(gh, inputs, scale=0.6 / np.sqrt(inputs)),
+        "weight_hh": rand(gh, hidden, scale=0.6 / np.sqrt(hidden)),
+        "bias_ih": rand(gh, scale=0.1),
+        "bias_hh": rand(gh, scale=0.1),
+        "h0": rand(batch, hidden, scale=0.5) if h0 else None,
+        "c0": rand(batch, hidden, scale=0.5) if h0 and cell == "lstm" else None,
+        "lengths": rng.integers(1, steps + 1, batch) if lengths else None,
+    }
+    return problem
+
+
+def make_output_grads(cell, batch, steps, hidden, *, dtype=np.float64, seed=1):
+    rng = np.random.default_rng(seed)
+    d_output = rng.standard_normal((batch, steps, hidden)).astype(dtype)
+    d_h_n = rng.standard_normal((batch, hidden)).astype(dtype)
+    d_c_n = rng.standard_normal((batch, hidden)).astype(dtype) if cell == "lstm" else None
+    return d_output, d_h_n, d_c_n
+
+
+def kernel_run(cell, problem, grads, *, reverse=False, activation="tanh", bptt_steps=None):
+    """(forward result, gradients) of rnnkit.ops for one problem."""
+    p = dict(problem)
+    x, w_ih, w_hh, b_ih, b_hh = (
+        p.pop(k) for k in ("x", "weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    )
+    res = ops.forward(
+        cell, x, w_ih, w_hh, b_ih, b_hh, reverse=reverse, activation=activation, training=True, **p
+    )
+    return res, ops.backward(res.cache, *grads, bptt_steps=bptt_steps)
