@@ -1,9 +1,22 @@
 #include "gemm/pack.hpp"
 
+#include <algorithm>
+
 namespace rnnkit {
 
 template <class T>
 void pack_panel(MatrixView<T> src, int64_t kc, int64_t n_valid, int64_t width, T* dst) {
+    if (src.col_stride == 1 && src.row_stride != 1) {
+        // Depth is contiguous (rows of h or of d_gates): read each row once,
+        // front to back, and scatter it into the panel's column.
+        for (int64_t j = 0; j < n_valid; ++j) {
+            const T* in = src.data + j * src.row_stride;
+            for (int64_t k = 0; k < kc; ++k) dst[k * width + j] = in[k];
+        }
+        for (int64_t k = 0; k < kc && n_valid < width; ++k)
+            std::fill(dst + k * width + n_valid, dst + (k + 1) * width, T(0));
+        return;
+    }
     for (int64_t k = 0; k < kc; ++k) {
         T* out = dst + k * width;
         const T* in = src.data + k * src.col_stride;
