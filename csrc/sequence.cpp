@@ -103,7 +103,7 @@ AlignedBuffer<T> input_projection(const SequenceShape& s, const ForwardArgs<T>& 
     }
     AlignedBuffer<T> projection(rows * GH);
     T* out = projection.data();
-#pragma omp parallel for num_threads(n_threads) schedule(static)
+#pragma omp parallel for num_threads(threads_for(n_threads, rows)) schedule(static)
     for (int64_t i = 0; i < rows; ++i) copy_n(bias.data(), GH, out + i * GH);
     gemm<T>({rows, GH, s.input}, MatrixView<T>{a.x, s.input, 1},
             MatrixView<T>{a.weight_ih, 1, s.input}, out, GH, /*accumulate=*/true, n_threads);

@@ -85,8 +85,10 @@ const int64_t* checked_lengths(const py::object& object, int64_t batch, int64_t 
     return lengths;
 }
 
+// Thousands of OpenMP threads can abort the process when creation fails.
 int checked_threads(int n_threads) {
-    if (n_threads < 1) throw py::value_error("n_threads: expected a positive integer");
+    if (n_threads < 1 || n_threads > 4096)
+        throw py::value_error("n_threads: expected an integer in [1, 4096]");
     return n_threads;
 }
 

@@ -18,6 +18,7 @@ argument and raises ``ValueError`` / ``TypeError`` naming it before any work sta
 from __future__ import annotations
 
 import numbers
+import os
 import threading
 from dataclasses import dataclass
 
@@ -120,7 +121,8 @@ def forward(
     reverse : run each sequence from its last valid step back to step 0
     activation : rnn: "tanh" | "relu" | "linear"; lstm, gru: "tanh" | "relu"
     training : keep what :func:`backward` needs in ``result.cache``
-    n_threads : threads for the kernels; None uses all that OpenMP sees
+    n_threads : threads for the kernels; None uses all that OpenMP sees (respects
+        OMP_NUM_THREADS). Results are bitwise identical for any value.
 
     Returns
     -------
@@ -196,7 +198,8 @@ def backward(cache, d_output, d_h_n=None, d_c_n=None, *, bptt_steps=None, n_thre
         if cell != "lstm":
             raise ValueError(f"d_c_n: only the lstm cell has a cell state, got cell={cell!r}")
         d_c_n = _as_float(d_c_n, "d_c_n", x.dtype, (B, H))
-    window = 0 if bptt_steps is None else _as_positive_int(bptt_steps, "bptt_steps")
+    # A window of T steps or more is full BPTT; capping keeps it a C int64.
+    window = 0 if bptt_steps is None else min(_as_positive_int(bptt_steps, "bptt_steps"), T)
     threads = _as_threads(n_threads)
 
     gates, aux, h_prev, c_prev = cache.consume()
@@ -276,7 +279,13 @@ def _as_positive_int(value, name):
     return int(value)
 
 
+# More threads than cores only oversubscribe, and asking libgomp for thousands
+# can abort the process when thread creation fails: requests are capped here.
+_MAX_THREADS = max(256, os.cpu_count() or 1)
+
+
 def _as_threads(n_threads):
+    """Threads for a kernel call, at most _MAX_THREADS (kernels also cap at their task count)."""
     if n_threads is None:
         return _core.max_threads()
-    return _as_positive_int(n_threads, "n_threads")
+    return min(_as_positive_int(n_threads, "n_threads"), _MAX_THREADS)

@@ -1,0 +1,317 @@
+"""Bitwise reproducibility of rnnkit.ops and rnnkit._core.gemm.
+
+* forward outputs and every backward gradient are the same bits for any n_threads,
+* a row's forward result does not depend on the rest of its batch,
+* concurrent calls from Python threads give the same bits as serial calls,
+* the GEMM gives the same bits for every micro-kernel ISA and thread count.
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import reference
+from rnnkit import _core, ops
+
+CELL_ACTS = [
+    ("rnn", "tanh"),
+    ("rnn", "relu"),
+    ("rnn", "linear"),
+    ("lstm", "tanh"),
+    ("lstm", "relu"),
+    ("gru", "tanh"),
+    ("gru", "relu"),
+]
+DTYPES = [np.float32, np.float64]
+SHAPES = [(13, 7, 5, 37), (1, 3, 1, 1), (40, 5, 9, 70)]  # (B, T, D, H)
+GRAD_NAMES = (
+    "d_x",
+    "d_h0",
+    "d_c0",
+    "d_weight_ih",
+    "d_weight_hh",
+    "d_bias_ih",
+    "d_bias_hh",
+)
+
+
+def make_case(cell, dtype, B, T, D, H, seed=0, var_lengths=False):
+    rng = np.random.default_rng(seed)
+    G = ops.GATES[cell]
+    scale = 1.0 / np.sqrt(H)
+    case = dict(
+        x=rng.normal(size=(B, T, D)).astype(dtype),
+        weight_ih=rng.uniform(-scale, scale, (G * H, D)).astype(dtype),
+        weight_hh=rng.uniform(-scale, scale, (G * H, H)).astype(dtype),
+        bias_ih=rng.uniform(-scale, scale, G * H).astype(dtype),
+        bias_hh=rng.uniform(-scale, scale, G * H).astype(dtype),
+        h0=rng.normal(0.0, 0.5, (B, H)).astype(dtype),
+        c0=rng.normal(0.0, 0.5, (B, H)).astype(dtype) if cell == "lstm" else None,
+        lengths=None,
+        d_output=rng.normal(size=(B, T, H)).astype(dtype),
+        d_h_n=rng.normal(size=(B, H)).astype(dtype),
+        d_c_n=rng.normal(size=(B, H)).astype(dtype) if cell == "lstm" else None,
+    )
+    if var_lengths:
+        lengths = rng.integers(1, T + 1, B)
+        lengths[0] = T
+        lengths[-1] = 1
+        case["lengths"] = lengths
+    return case
+
+
+def run(cell, activation, case, *, reverse, n_threads, bptt_steps=None, backward=True):
+    fwd = ops.forward(
+        cell,
+        case["x"],
+        case["weight_ih"],
+        case["weight_hh"],
+        case["bias_ih"],
+        case["bias_hh"],
+        h0=case["h0"],
+        c0=case["c0"],
+        lengths=case["lengths"],
+        reverse=reverse,
+        activation=activation,
+        training=backward,
+        n_threads=n_threads,
+    )
+    grads = None
+    if backward:
+        grads = ops.backward(
+            fwd.cache,
+            case["d_output"],
+            case["d_h_n"],
+            case["d_c_n"],
+            bptt_steps=bptt_steps,
+            n_threads=n_threads,
+        )
+    return fwd, grads
+
+
+def assert_bitwise(a, b, what=""):
+    fa, ga = a
+    fb, gb = b
+    for name in ("output", "h_n", "c_n"):
+        x, y = getattr(fa, name), getattr(fb, name)
+        if x is None:
+            assert y is None, name
+            continue
+        assert x.dtype == y.dtype and x.shape == y.shape, f"{what} {name}"
+        assert np.array_equal(x, y), f"{what} {name} differs"
+    if ga is None:
+        assert gb is None
+        return
+    for name in GRAD_NAMES:
+        x, y = getattr(ga, name), getattr(gb, name)
+        if x is None:
+            assert y is None, name
+            continue
+        assert x.dtype == y.dtype and x.shape == y.shape, f"{what} {name}"
+        assert np.array_equal(x, y), f"{what} {name} differs"
+
+
+# --------------------------------------------------------------------------------------------
+# thread count
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cell, activation", CELL_ACTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize(
+    "var_lengths, reverse", [(False, False), (True, False), (False, True), (True, True)]
+)
+def test_thread_count_does_not_change_bits(cell, activation, dtype, shape, var_lengths, reverse):
+    case = make_case(cell, dtype, *shape, var_lengths=var_lengths)
+    for bptt_steps in (None, 2):
+        results = [
+            run(cell, activation, case, reverse=reverse, n_threads=n, bptt_steps=bptt_steps)
+            for n in (1, 2, 3)
+        ]
+        for n, result in zip((2, 3), results[1:]):
+            assert_bitwise(results[0], result, f"n_threads={n} bptt_steps={bptt_steps}")
+    # inference (training=False) gives the same forward bits as training
+    fwd, _ = run(cell, activation, case, reverse=reverse, n_threads=2, backward=False)
+    assert_bitwise((fwd, None), (results[0][0], None), "training=False")
+
+
+@pytest.mark.parametrize("cell, activation", CELL_ACTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_default_thread_count_and_sanity(cell, activation, dtype):
+    """n_threads=None gives the same bits; the values agree with the numpy reference."""
+    case = make_case(cell, dtype, 13, 7, 5, 37, seed=3, var_lengths=True)
+    expected = run(cell, activation, case, reverse=True, n_threads=1, bptt_steps=3)
+    result = run(cell, activation, case, reverse=True, n_threads=None, bptt_steps=3)
+    assert_bitwise(expected, result, "n_threads=None")
+
+    ref_out, ref_h, ref_c, cache = reference.forward(
+        cell,
+        case["x"],
+        case["weight_ih"],
+        case["weight_hh"],
+        case["bias_ih"],
+        case["bias_hh"],
+        h0=case["h0"],
+        c0=case["c0"],
+        lengths=case["lengths"],
+        reverse=True,
+        activation=activation,
+    )
+    ref_grads = reference.backward(
+        cache, case["d_output"], case["d_h_n"], case["d_c_n"], bptt_steps=3
+    )
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-9, atol=1e-11)
+    fwd, grads = result
+    np.testing.assert_allclose(fwd.output, ref_out, **tol)
+    np.testing.assert_allclose(fwd.h_n, ref_h, **tol)
+    if cell == "lstm":
+        np.testing.assert_allclose(fwd.c_n, ref_c, **tol)
+    for name in GRAD_NAMES:
+        if ref_grads[name] is None:
+            assert getattr(grads, name) is None
+        else:
+            np.testing.assert_allclose(getattr(grads, name), ref_grads[name], **tol, err_msg=name)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_bptt_steps_at_least_T_is_full_bptt(cell, reverse):
+    T = 6
+    case = make_case(cell, np.float64, 5, T, 4, 11, seed=8, var_lengths=True)
+    full = run(cell, "tanh", case, reverse=reverse, n_threads=2)
+    for k in (T, T + 1, 10**6):
+        assert_bitwise(full, run(cell, "tanh", case, reverse=reverse, n_threads=2, bptt_steps=k))
+
+
+# --------------------------------------------------------------------------------------------
+# a row does not depend on its batch
+# --------------------------------------------------------------------------------------------
+
+
+def sub_case(case, rows):
+    return {
+        key: None if value is None else value[rows]
+        for key, value in case.items()
+        if key in ("x", "h0", "c0", "lengths", "d_output", "d_h_n", "d_c_n")
+    } | {key: case[key] for key in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+
+
+@pytest.mark.parametrize("cell, activation", CELL_ACTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reverse", [False, True])
+def test_row_independent_of_batch(cell, activation, dtype, reverse):
+    B = 21
+    case = make_case(cell, dtype, B, 6, 7, 37, seed=4, var_lengths=True)
+    full, _ = run(cell, activation, case, reverse=reverse, n_threads=2, backward=False)
+    rng = np.random.default_rng(9)
+
+    def check(rows, result, what):
+        assert np.array_equal(result.output, full.output[rows]), what
+        assert np.array_equal(result.h_n, full.h_n[rows]), what
+        if cell == "lstm":
+            assert np.array_equal(result.c_n, full.c_n[rows]), what
+
+    for b in range(B):  # each row alone, batch of one
+        rows = np.array([b])
+        single, _ = run(
+            cell, activation, sub_case(case, rows), reverse=reverse, n_threads=1, backward=False
+        )
+        check(rows, single, f"row {b} alone")
+    for n_threads in (1, 3):  # shuffled batch
+        rows = rng.permutation(B)
+        shuffled, _ = run(
+            cell,
+            activation,
+            sub_case(case, rows),
+            reverse=reverse,
+            n_threads=n_threads,
+            backward=False,
+        )
+        check(rows, shuffled, "shuffled")
+    # rows repeated inside a larger batch, so each lands in other tiles
+    rows = np.concatenate([rng.permutation(B), rng.integers(0, B, 30)])
+    bigger, _ = run(
+        cell, activation, sub_case(case, rows), reverse=reverse, n_threads=2, backward=False
+    )
+    check(rows, bigger, "bigger batch")
+
+
+# --------------------------------------------------------------------------------------------
+# concurrent Python threads
+# --------------------------------------------------------------------------------------------
+
+
+def test_concurrent_python_threads_match_serial():
+    jobs = [
+        ("lstm", "tanh", make_case("lstm", np.float64, 16, 12, 9, 48, seed=20, var_lengths=True)),
+        ("gru", "relu", make_case("gru", np.float32, 11, 10, 5, 37, seed=21)),
+        ("rnn", "tanh", make_case("rnn", np.float64, 7, 15, 3, 70, seed=22, var_lengths=True)),
+        ("lstm", "relu", make_case("lstm", np.float32, 9, 8, 13, 33, seed=23)),
+    ]
+    settings = [
+        dict(reverse=False, n_threads=1, bptt_steps=None),
+        dict(reverse=True, n_threads=2, bptt_steps=3),
+        dict(reverse=True, n_threads=1, bptt_steps=None),
+        dict(reverse=False, n_threads=2, bptt_steps=2),
+    ]
+    serial = [run(cell, act, case, **kw) for (cell, act, case), kw in zip(jobs, settings)]
+
+    def worker(k):
+        cell, act, case = jobs[k]
+        return [run(cell, act, case, **settings[k]) for _ in range(6)]
+
+    repeats = 3
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(worker, k) for _ in range(repeats) for k in range(len(jobs))]
+        outcomes = [f.result() for f in futures]
+    for i, results in enumerate(outcomes):
+        k = i % len(jobs)
+        for result in results:
+            assert_bitwise(serial[k], result, f"job {k}")
+
+
+# --------------------------------------------------------------------------------------------
+# GEMM
+# --------------------------------------------------------------------------------------------
+
+ISAS = [isa for isa in ("avx512", "avx2", "generic") if _core.isa_supported(isa)]
+GEMM_SHAPES = [  # (m, k, n)
+    (1, 1, 1),
+    (7, 13, 300),
+    (300, 7, 13),
+    (97, 257, 129),
+    (64, 64, 513),
+    (64, 513, 64),
+    (7, 300, 13),
+    (13, 300, 7),
+    (33, 1, 17),
+]
+
+
+def test_generic_isa_always_supported():
+    assert "generic" in ISAS
+    assert _core.isa_supported("best")
+    assert _core.best_isa() in ("avx512", "avx2", "generic")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", GEMM_SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_gemm_bitwise_across_isa_and_threads(dtype, shape):
+    m, k, n = shape
+    rng = np.random.default_rng(m * 10007 + k * 101 + n)
+    a = rng.normal(size=(m, k)).astype(dtype)
+    b = rng.normal(size=(k, n)).astype(dtype)
+    expected = _core.gemm(a, b, "generic", 1)
+    assert expected.dtype == dtype and expected.shape == (m, n)
+    tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(expected, a.astype(np.float64) @ b.astype(np.float64), **tol)
+    for isa in [*ISAS, "best"]:
+        for n_threads in (1, 2, 3):
+            c = _core.gemm(a, b, isa, n_threads)
+            assert c.dtype == dtype and c.shape == (m, n)
+            assert np.array_equal(c, expected), (isa, n_threads)
+    # strided and transposed views of the same values give the same bits
+    c = _core.gemm(np.asfortranarray(a), b.T.copy().T, ISAS[0], 2)
+    assert np.array_equal(c, expected)
