@@ -21,6 +21,9 @@ int64_t pad_to_line(int64_t count) { return (count + 15) / 16 * 16; }
 // Output tiles of the per-step GEMM: batch row panels x blocks of hidden
 // units. A block owns every gate of its units, so the cell math on a tile
 // needs nothing from other tiles and runs while the tile is in cache.
+// Tasks are numbered block-major: a static schedule then hands each thread
+// the same hidden blocks at every step, so its slice of the packed W_hh stays
+// in its own L2 instead of every thread streaming all of W_hh each step.
 struct RecurrentTiling {
     int64_t batch, hidden, mr, nr, row_panels, hidden_blocks;
 
@@ -33,8 +36,8 @@ struct RecurrentTiling {
           hidden_blocks(ceil_div(hidden_, nr_)) {}
 
     int64_t tasks() const { return row_panels * hidden_blocks; }
-    int64_t block(int64_t task) const { return task % hidden_blocks; }
-    int64_t row0(int64_t task) const { return task / hidden_blocks * mr; }
+    int64_t block(int64_t task) const { return task / row_panels; }
+    int64_t row0(int64_t task) const { return task % row_panels * mr; }
     int64_t col0(int64_t task) const { return block(task) * nr; }
     int64_t rows(int64_t task) const { return std::min(mr, batch - row0(task)); }
     int64_t cols(int64_t task) const { return std::min(nr, hidden - col0(task)); }
@@ -47,6 +50,12 @@ bool is_valid(const int64_t* lengths, int64_t b, int64_t t) {
 template <class T>
 void copy_n(const T* src, int64_t n, T* dst) {
     std::copy(src, src + n, dst);
+}
+
+// OUT dst[j * stride] = src[j] for j < n: one row of h into a packed A panel.
+template <class T>
+void scatter(const T* src, int64_t n, int64_t stride, T* dst) {
+    for (int64_t j = 0; j < n; ++j) dst[j * stride] = src[j];
 }
 
 // B operand of h W_hh^T, once per call: panel (block * G + g) holds gate g's
@@ -91,22 +100,45 @@ void column_sums(const T* matrix, int64_t rows, int64_t cols, T* sums, int n_thr
     }
 }
 
-// x W_ih^T + b_ih + b_hh for every step at once. gru keeps b_hn out: it is
-// applied inside the reset gate's product.
+// Copies a batch-first (B, T, width) array into step-major (T, B, width) or back.
+// Every buffer inside the kernels is step-major: a step reads and writes B
+// contiguous rows instead of B rows a whole sequence apart (a cache and TLB
+// miss each).
 template <class T>
-AlignedBuffer<T> input_projection(const SequenceShape& s, const ForwardArgs<T>& a, int n_threads) {
+void to_step_major(const T* batch_first, int64_t B, int64_t steps, int64_t width, T* step_major,
+                   int n_threads) {
+#pragma omp parallel for num_threads(threads_for(n_threads, steps)) schedule(static)
+    for (int64_t t = 0; t < steps; ++t)
+        for (int64_t b = 0; b < B; ++b)
+            copy_n(batch_first + (b * steps + t) * width, width, step_major + (t * B + b) * width);
+}
+
+template <class T>
+void to_batch_first(const T* step_major, int64_t B, int64_t steps, int64_t width, T* batch_first,
+                    int n_threads) {
+#pragma omp parallel for num_threads(threads_for(n_threads, B)) schedule(static)
+    for (int64_t b = 0; b < B; ++b)
+        for (int64_t t = 0; t < steps; ++t)
+            copy_n(step_major + (t * B + b) * width, width, batch_first + (b * steps + t) * width);
+}
+
+// x W_ih^T + b_ih + b_hh for every step at once (step-major rows). gru keeps
+// b_hn out: it is applied inside the reset gate's product.
+template <class T>
+AlignedBuffer<T> input_projection(const SequenceShape& s, const T* x_steps, const T* weight_ih,
+                                  const T* bias_ih, const T* bias_hh, int n_threads) {
     const int64_t rows = s.batch * s.steps, H = s.hidden, GH = s.gates() * H;
     std::vector<T> bias(GH);
     for (int64_t n = 0; n < GH; ++n) {
         const bool inside_reset = s.cell == Cell::gru && n >= 2 * H;
-        bias[n] = inside_reset ? a.bias_ih[n] : a.bias_ih[n] + a.bias_hh[n];
+        bias[n] = inside_reset ? bias_ih[n] : bias_ih[n] + bias_hh[n];
     }
     AlignedBuffer<T> projection(rows * GH);
     T* out = projection.data();
 #pragma omp parallel for num_threads(threads_for(n_threads, rows)) schedule(static)
     for (int64_t i = 0; i < rows; ++i) copy_n(bias.data(), GH, out + i * GH);
-    gemm<T>({rows, GH, s.input}, MatrixView<T>{a.x, s.input, 1},
-            MatrixView<T>{a.weight_ih, 1, s.input}, out, GH, /*accumulate=*/true, n_threads);
+    gemm<T>({rows, GH, s.input}, MatrixView<T>{x_steps, s.input, 1},
+            MatrixView<T>{weight_ih, 1, s.input}, out, GH, /*accumulate=*/true, n_threads);
     return projection;
 }
 
@@ -122,7 +154,10 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, int n_thr
     const RecurrentTiling tiling(B, H, kernel.mr, kernel.nr);
     const int64_t mr = tiling.mr, nr = tiling.nr;
 
-    const AlignedBuffer<T> projection = input_projection(s, a, n_threads);
+    AlignedBuffer<T> x_steps(B * steps * s.input);
+    to_step_major(a.x, B, steps, s.input, x_steps.data(), n_threads);
+    const AlignedBuffer<T> projection =
+        input_projection(s, x_steps.data(), a.weight_ih, a.bias_ih, a.bias_hh, n_threads);
     const AlignedBuffer<T> weight = pack_weight_hh_forward(a.weight_hh, G, tiling);
 
     // The state, double-buffered: step t reads one half and writes the other.
@@ -130,16 +165,25 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, int n_thr
     for (int64_t i = 0; i < B * H; ++i) h_state.data()[i] = a.h0 ? a.h0[i] : T(0);
     for (int64_t i = 0; lstm && i < B * H; ++i) c_state.data()[i] = a.c0 ? a.c0[i] : T(0);
 
+    // h is also kept in the micro-kernel's packed A layout, written by the step
+    // that produces it, so each task's GEMM reads its panel as it is instead of
+    // every task re-packing it (once per hidden block). Padding rows stay 0.
+    const int64_t panel_size = mr * H, panels_size = tiling.row_panels * panel_size;
+    AlignedBuffer<T> h_packed(2 * panels_size);
+    std::fill(h_packed.data(), h_packed.data() + h_packed.size(), T(0));
+    for (int64_t p = 0; p < tiling.row_panels; ++p)
+        pack_panel(MatrixView<T>{h_state.data() + p * mr * H, H, 1}, H, std::min(mr, B - p * mr),
+                   mr, h_packed.data() + p * panel_size);
+
     const int threads = threads_for(n_threads, tiling.tasks());
-    const int64_t a_size = pad_to_line(mr * H), tile_size = pad_to_line(G * mr * nr);
-    const int64_t per_thread = a_size + tile_size + pad_to_line(G * nr) + pad_to_line(nr);
+    const int64_t tile_size = pad_to_line(G * mr * nr);
+    const int64_t per_thread = tile_size + pad_to_line(G * nr) + pad_to_line(nr);
     AlignedBuffer<T> scratch(threads * per_thread);
 
 #pragma omp parallel num_threads(threads)
     {
         DenormalGuard denormals;
-        T* a_panel = scratch.data() + omp_get_thread_num() * per_thread;
-        T* tile = a_panel + a_size;
+        T* tile = scratch.data() + omp_get_thread_num() * per_thread;
         T* gates_scratch = tile + tile_size;
         T* aux_scratch = gates_scratch + pad_to_line(G * nr);
 
@@ -149,44 +193,50 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, int n_thr
             T* h_next = h_state.data() + ((step + 1) % 2) * B * H;
             const T* c_prev = lstm ? c_state.data() + (step % 2) * B * H : nullptr;
             T* c_next = lstm ? c_state.data() + ((step + 1) % 2) * B * H : nullptr;
+            const T* h_panels = h_packed.data() + (step % 2) * panels_size;
+            T* h_panels_next = h_packed.data() + ((step + 1) % 2) * panels_size;
 
 #pragma omp for schedule(static)
             for (int64_t task = 0; task < tiling.tasks(); ++task) {
                 const int64_t b0 = tiling.row0(task), j0 = tiling.col0(task);
                 const int64_t rows = tiling.rows(task), cols = tiling.cols(task);
-                pack_panel(MatrixView<T>{h_prev + b0 * H, H, 1}, H, rows, mr, a_panel);
+                const int64_t panel = b0 / mr * panel_size;
                 for (int64_t g = 0; g < G; ++g)
-                    kernel.fn(H, a_panel, weight.data() + (tiling.block(task) * G + g) * H * nr,
+                    kernel.fn(H, h_panels + panel,
+                              weight.data() + (tiling.block(task) * G + g) * H * nr,
                               tile + g * mr * nr, nr, mr, nr, false);
 
                 for (int64_t r = 0; r < rows; ++r) {
-                    const int64_t b = b0 + r, state = b * H + j0, bt = b * steps + t;
+                    const int64_t b = b0 + r, state = b * H + j0, tb = t * B + b;
                     if (training) {
-                        copy_n(h_prev + state, cols, a.cache.h_prev + bt * H + j0);
-                        if (lstm) copy_n(c_prev + state, cols, a.cache.c_prev + bt * H + j0);
+                        copy_n(h_prev + state, cols, a.cache.h_prev + tb * H + j0);
+                        if (lstm) copy_n(c_prev + state, cols, a.cache.c_prev + tb * H + j0);
                     }
-                    T* out = a.output + bt * H + j0;
+                    T* out = a.output + (b * steps + t) * H + j0;
+                    T* packed_next = h_panels_next + panel + j0 * mr + r;
                     if (!is_valid(a.lengths, b, t)) {  // padding: carry the state, output 0
                         copy_n(h_prev + state, cols, h_next + state);
                         if (lstm) copy_n(c_prev + state, cols, c_next + state);
                         std::fill(out, out + cols, T(0));
+                        scatter(h_next + state, cols, mr, packed_next);
                         continue;
                     }
                     CellForwardRow<T> row;
                     row.recurrent = tile + r * nr;
                     row.recurrent_stride = mr * nr;
-                    row.projection = projection.data() + bt * GH + j0;
+                    row.projection = projection.data() + tb * GH + j0;
                     row.bias_hn = gru ? a.bias_hh + 2 * H + j0 : nullptr;
                     row.h_prev = h_prev + state;
                     row.c_prev = lstm ? c_prev + state : nullptr;
                     row.hidden = H;
                     row.h = h_next + state;
                     row.c = lstm ? c_next + state : nullptr;
-                    row.gates = training ? a.cache.gates + bt * GH + j0 : gates_scratch;
+                    row.gates = training ? a.cache.gates + tb * GH + j0 : gates_scratch;
                     row.gates_stride = training ? H : nr;
-                    row.aux = training && a.cache.aux ? a.cache.aux + bt * H + j0 : aux_scratch;
+                    row.aux = training && a.cache.aux ? a.cache.aux + tb * H + j0 : aux_scratch;
                     cell.forward(row, cols);
                     copy_n(row.h, cols, out);
+                    scatter(row.h, cols, mr, packed_next);
                 }
             }
         }
@@ -219,16 +269,21 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, int n_t
     for (int64_t i = 0; i < B * H; ++i) carry_h.data()[i] = a.d_h_n ? a.d_h_n[i] : T(0);
     for (int64_t i = 0; lstm && i < B * H; ++i) carry_c.data()[i] = a.d_c_n ? a.d_c_n[i] : T(0);
 
+    // Each step's d_gates (as seen by W_hh) also go straight into the packed A
+    // layout of the next step's GEMM, as in the forward. Padding rows stay 0.
+    const int64_t panel_size = mr * GH, panels_size = tiling.row_panels * panel_size;
+    AlignedBuffer<T> d_gates_packed(2 * panels_size);
+    std::fill(d_gates_packed.data(), d_gates_packed.data() + d_gates_packed.size(), T(0));
+
     const int threads = threads_for(n_threads, tiling.tasks());
-    const int64_t a_size = pad_to_line(mr * GH), tile_size = pad_to_line(mr * nr);
-    const int64_t per_thread = a_size + tile_size + 2 * pad_to_line(nr);
+    const int64_t tile_size = pad_to_line(mr * nr);
+    const int64_t per_thread = tile_size + 2 * pad_to_line(nr);
     AlignedBuffer<T> scratch(threads * per_thread);
 
 #pragma omp parallel num_threads(threads)
     {
         DenormalGuard denormals;
-        T* a_panel = scratch.data() + omp_get_thread_num() * per_thread;
-        T* tile = a_panel + a_size;
+        T* tile = scratch.data() + omp_get_thread_num() * per_thread;
         T* d_h = tile + tile_size;
         T* d_c = d_h + pad_to_line(nr);
 
@@ -237,6 +292,8 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, int n_t
             const bool first = back == 0, to_h0 = back == steps;
             const int64_t t = to_h0 ? -1 : s.time_at(steps - 1 - back);
             const int64_t t_later = first ? -1 : s.time_at(steps - back);
+            const T* later_panels = d_gates_packed.data() + (back % 2) * panels_size;
+            T* panels = d_gates_packed.data() + ((back + 1) % 2) * panels_size;
 
 #pragma omp for schedule(static)
             for (int64_t task = 0; task < tiling.tasks(); ++task) {
@@ -245,11 +302,9 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, int n_t
                 if (first) {
                     std::fill(tile, tile + mr * nr, T(0));
                 } else {  // d_gates of the later step times W_hh: this step's d_h through W_hh
-                    pack_panel(
-                        MatrixView<T>{d_gates_hh + (b0 * steps + t_later) * GH, steps * GH, 1}, GH,
-                        rows, mr, a_panel);
-                    kernel.fn(GH, a_panel, weight.data() + tiling.block(task) * GH * nr, tile, nr,
-                              mr, nr, false);
+                    kernel.fn(GH, later_panels + b0 / mr * panel_size,
+                              weight.data() + tiling.block(task) * GH * nr, tile, nr, mr, nr,
+                              false);
                 }
 
                 for (int64_t r = 0; r < rows; ++r) {
@@ -267,8 +322,8 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, int n_t
                     // different windows; padding never cuts.
                     const bool cut =
                         window > 0 && valid && later_valid && t / window != t_later / window;
-                    const int64_t bt = b * steps + t;
-                    const T* d_out = a.d_output + bt * H + j0;
+                    const int64_t tb = t * B + b;
+                    const T* d_out = a.d_output + (b * steps + t) * H + j0;
                     for (int64_t j = 0; j < cols; ++j) {
                         const T from_later = cut ? T(0) : through_w[j] + carried_h[j];
                         d_h[j] = valid ? d_out[j] + from_later : from_later;
@@ -277,10 +332,12 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, int n_t
                         for (int64_t j = 0; j < cols; ++j)
                             d_c[j] = cut ? T(0) : carry_c.data()[state + j];
 
+                    T* packed = panels + b0 / mr * panel_size + r;
                     if (!valid) {  // padding: gradients pass through to the step before
                         for (int64_t g = 0; g < G; ++g) {
-                            std::fill_n(d_gates_ih.data() + bt * GH + g * H + j0, cols, T(0));
-                            if (gru) std::fill_n(d_gates_hh + bt * GH + g * H + j0, cols, T(0));
+                            std::fill_n(d_gates_ih.data() + tb * GH + g * H + j0, cols, T(0));
+                            if (gru) std::fill_n(d_gates_hh + tb * GH + g * H + j0, cols, T(0));
+                            for (int64_t j = 0; j < cols; ++j) packed[(g * H + j0 + j) * mr] = T(0);
                         }
                         copy_n(d_h, cols, carried_h);
                         if (lstm) copy_n(d_c, cols, carry_c.data() + state);
@@ -289,29 +346,36 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, int n_t
                     CellBackwardRow<T> row;
                     row.d_h = d_h;
                     row.d_c = lstm ? d_c : nullptr;
-                    row.gates = a.cache.gates + bt * GH + j0;
-                    row.aux = a.cache.aux ? a.cache.aux + bt * H + j0 : nullptr;
-                    row.h_prev = a.cache.h_prev + bt * H + j0;
-                    row.c_prev = lstm ? a.cache.c_prev + bt * H + j0 : nullptr;
+                    row.gates = a.cache.gates + tb * GH + j0;
+                    row.aux = a.cache.aux ? a.cache.aux + tb * H + j0 : nullptr;
+                    row.h_prev = a.cache.h_prev + tb * H + j0;
+                    row.c_prev = lstm ? a.cache.c_prev + tb * H + j0 : nullptr;
                     row.hidden = H;
-                    row.d_gates_ih = d_gates_ih.data() + bt * GH + j0;
-                    row.d_gates_hh = d_gates_hh + bt * GH + j0;
+                    row.d_gates_ih = d_gates_ih.data() + tb * GH + j0;
+                    row.d_gates_hh = d_gates_hh + tb * GH + j0;
                     row.d_h_prev = carried_h;
                     row.d_c_prev = lstm ? carry_c.data() + state : nullptr;
                     cell.backward(row, cols);
+                    for (int64_t g = 0; g < G; ++g)
+                        scatter(row.d_gates_hh + g * H, cols, mr, packed + (g * H + j0) * mr);
                 }
             }
         }
     }
     if (lstm) copy_n(carry_c.data(), B * H, a.d_c0);
 
+    // The weight gradients pair each step-major row of d_gates with the same
+    // row of the layer's input and of h_{t-1}.
+    AlignedBuffer<T> x_steps(rows_all * I), d_x_steps(rows_all * I);
+    to_step_major(a.x, B, steps, I, x_steps.data(), n_threads);
     const MatrixView<T> d_ih_t{d_gates_ih.data(), 1, GH}, d_hh_t{d_gates_hh, 1, GH};
-    gemm<T>({GH, I, rows_all}, d_ih_t, MatrixView<T>{a.x, I, 1}, a.d_weight_ih, I, false,
+    gemm<T>({GH, I, rows_all}, d_ih_t, MatrixView<T>{x_steps.data(), I, 1}, a.d_weight_ih, I, false,
             n_threads);
     gemm<T>({GH, H, rows_all}, d_hh_t, MatrixView<T>{a.cache.h_prev, H, 1}, a.d_weight_hh, H, false,
             n_threads);
-    gemm<T>({rows_all, I, GH}, d_ih_t.transposed(), MatrixView<T>{a.weight_ih, I, 1}, a.d_x, I,
-            false, n_threads);
+    gemm<T>({rows_all, I, GH}, d_ih_t.transposed(), MatrixView<T>{a.weight_ih, I, 1},
+            d_x_steps.data(), I, false, n_threads);
+    to_batch_first(d_x_steps.data(), B, steps, I, a.d_x, n_threads);
     column_sums(d_gates_ih.data(), rows_all, GH, a.d_bias_ih, n_threads);
     column_sums(d_gates_hh, rows_all, GH, a.d_bias_hh, n_threads);
 }

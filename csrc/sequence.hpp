@@ -13,14 +13,14 @@
 
 namespace rnnkit {
 
-// What the forward keeps for the backward, each batch-first with T steps.
-// All nullptr for inference.
+// What the forward keeps for the backward, step-major: row t * B + b, so that
+// the rows a step touches are contiguous. All nullptr for inference.
 template <class T>
 struct SequenceCache {
-    T* gates;   // (B, T, G*H) activations: rnn h_t; lstm i, f, g, o; gru r, z, n
-    T* aux;     // (B, T, H) lstm act(c_t); gru W_hn h_{t-1} + b_hn; unused for rnn
-    T* h_prev;  // (B, T, H) the state entering step t
-    T* c_prev;  // (B, T, H) lstm: the cell state entering step t
+    T* gates;   // (T, B, G*H) activations: rnn h_t; lstm i, f, g, o; gru r, z, n
+    T* aux;     // (T, B, H) lstm act(c_t); gru W_hn h_{t-1} + b_hn; unused for rnn
+    T* h_prev;  // (T, B, H) the state entering step t
+    T* c_prev;  // (T, B, H) lstm: the cell state entering step t
 };
 
 template <class T>

@@ -131,10 +131,11 @@ py::tuple forward(const rnnkit::SequenceShape& s, const py::array& x, const py::
     args.c_n = lstm ? mutable_data(c_state) : nullptr;
     py::array_t<T> gates, aux, h_prev, c_prev;
     if (training) {
-        gates = py::array_t<T>({B, steps, GH});
-        aux = py::array_t<T>(s.cell == Cell::rnn ? Shape{0} : Shape{B, steps, H});
-        h_prev = py::array_t<T>({B, steps, H});
-        c_prev = py::array_t<T>(lstm ? Shape{B, steps, H} : Shape{0});
+        // Step-major (T, B, .): the kernels' internal layout (see SequenceCache).
+        gates = py::array_t<T>({steps, B, GH});
+        aux = py::array_t<T>(s.cell == Cell::rnn ? Shape{0} : Shape{steps, B, H});
+        h_prev = py::array_t<T>({steps, B, H});
+        c_prev = py::array_t<T>(lstm ? Shape{steps, B, H} : Shape{0});
         args.cache = {mutable_data(gates), s.cell == Cell::rnn ? nullptr : mutable_data(aux),
                       mutable_data(h_prev), lstm ? mutable_data(c_prev) : nullptr};
     }
@@ -160,10 +161,10 @@ py::tuple backward(const rnnkit::SequenceShape& s, const py::array& x, const py:
     args.weight_ih = checked<T>(weight_ih, "weight_ih", {GH, I});
     args.weight_hh = checked<T>(weight_hh, "weight_hh", {GH, H});
     args.lengths = checked_lengths(lengths, B, steps);
-    args.cache.gates = checked<T>(gates, "cache.gates", {B, steps, GH});
-    args.cache.aux = s.cell == Cell::rnn ? nullptr : checked<T>(aux, "cache.aux", {B, steps, H});
-    args.cache.h_prev = checked<T>(h_prev, "cache.h_prev", {B, steps, H});
-    args.cache.c_prev = lstm ? checked<T>(c_prev, "cache.c_prev", {B, steps, H}) : nullptr;
+    args.cache.gates = checked<T>(gates, "cache.gates", {steps, B, GH});
+    args.cache.aux = s.cell == Cell::rnn ? nullptr : checked<T>(aux, "cache.aux", {steps, B, H});
+    args.cache.h_prev = checked<T>(h_prev, "cache.h_prev", {steps, B, H});
+    args.cache.c_prev = lstm ? checked<T>(c_prev, "cache.c_prev", {steps, B, H}) : nullptr;
     args.d_output = checked<T>(d_output, "d_output", {B, steps, H});
     args.d_h_n = optional<T>(d_h_n, "d_h_n", {B, H});
     if (!lstm && !d_c_n.is_none())

@@ -12,8 +12,8 @@ namespace {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// Block sizes in units of the kernel's tile: an A block (mc x kc) and a B block
-// (kc x nc) together stay within a 1 MiB L2 for float and double.
+// Largest block sizes in units of the kernel's tile: an A block (mc x kc) and a
+// B block (kc x nc) together stay within a 1 MiB L2 for float and double.
 constexpr int64_t kRowPanelsPerBlock = 12;
 constexpr int64_t kColPanelsPerBlock = 8;
 
@@ -33,7 +33,18 @@ void gemm(const GemmShape& shape, MatrixView<T> a, MatrixView<T> b, T* c, int64_
     const int64_t mr = kernel.mr, nr = kernel.nr;
     const int64_t kc_max = std::min(k, kGemmDepthBlock);
     const int64_t n_panels = ceil_div(n, nr);
-    const int64_t mc = kRowPanelsPerBlock * mr, nc = kColPanelsPerBlock * nr;
+    // Small outputs (weight gradients: G*H x H over a deep B*T sum) get smaller
+    // blocks until every thread has a few; blocks never change the results.
+    int64_t row_panels_per_block = kRowPanelsPerBlock, col_panels_per_block = kColPanelsPerBlock;
+    auto blocks = [&] {
+        return ceil_div(m, row_panels_per_block * mr) * ceil_div(n, col_panels_per_block * nr);
+    };
+    while (blocks() < 4 * n_threads && (row_panels_per_block > 1 || col_panels_per_block > 1)) {
+        int64_t& halved = row_panels_per_block >= col_panels_per_block ? row_panels_per_block
+                                                                       : col_panels_per_block;
+        halved = (halved + 1) / 2;
+    }
+    const int64_t mc = row_panels_per_block * mr, nc = col_panels_per_block * nr;
     const int64_t row_blocks = ceil_div(m, mc), col_blocks = ceil_div(n, nc);
     const int threads = threads_for(n_threads, std::max(row_blocks * col_blocks, n_panels));
 
@@ -63,8 +74,8 @@ void gemm(const GemmShape& shape, MatrixView<T> a, MatrixView<T> b, T* c, int64_
                             MatrixView<T>{a.at(i0 + ip * mr, k0), a.row_stride, a.col_stride}, kc,
                             std::min(mr, rows - ip * mr), mr, a_block + ip * mr * kc);
                     }
-                    const int64_t p_end = std::min(n_panels, (cb + 1) * kColPanelsPerBlock);
-                    for (int64_t p = cb * kColPanelsPerBlock; p < p_end; ++p) {
+                    const int64_t p_end = std::min(n_panels, (cb + 1) * col_panels_per_block);
+                    for (int64_t p = cb * col_panels_per_block; p < p_end; ++p) {
                         for (int64_t ip = 0; ip < row_panels; ++ip) {
                             const int64_t i = i0 + ip * mr, j = p * nr;
                             kernel.fn(kc, a_block + ip * mr * kc, b_packed.data() + p * nr * kc,
