@@ -1,0 +1,1 @@
+"""asv benchmark suites for rnnkit (see ../asv.conf.json)."""

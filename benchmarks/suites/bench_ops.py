@@ -1,0 +1,42 @@
+"""asv timings of rnnkit.ops on the shared workloads (same table as compare.py)."""
+
+import sys
+from pathlib import Path
+
+# The workload table lives one level up so that compare.py can share it without
+# being part of the asv suite package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from workloads import WORKLOADS, make_problem, stack_forward, stack_train_step  # noqa: E402
+
+import rnnkit.ops as ops  # noqa: E402
+
+# None lets rnnkit pick its default thread count; compare.py is the place for
+# controlled thread-count comparisons against torch.
+N_THREADS = None
+
+
+class _Workload:
+    params = [list(WORKLOADS)]
+    param_names = ["workload"]
+    # cosine training on a small machine takes a noticeable fraction of a second per call;
+    # leave room for asv's repeats.
+    timeout = 300
+
+    def setup(self, workload):
+        self.wl = WORKLOADS[workload]
+        self.weights, self.x, self.d_out = make_problem(self.wl)
+
+
+class TimeInference(_Workload):
+    """ops.forward(training=False) through the whole L-layer stack."""
+
+    def time_forward(self, workload):
+        stack_forward(ops, self.wl, self.weights, self.x, n_threads=N_THREADS)
+
+
+class TimeTraining(_Workload):
+    """ops.forward(training=True) then ops.backward, top layer to bottom."""
+
+    def time_forward_backward(self, workload):
+        stack_train_step(ops, self.wl, self.weights, self.x, self.d_out, n_threads=N_THREADS)

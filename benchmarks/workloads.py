@@ -1,0 +1,123 @@
+"""Workload table and rnnkit helpers shared by the asv suites and ``compare.py``.
+
+Only numpy and rnnkit are needed here, so the asv suites never import torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnnkit import ops
+
+SEED = 1234
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    cell: str
+    batch: int
+    steps: int
+    inputs: int
+    hidden: int
+    layers: int
+    activation: str = "tanh"
+
+    @property
+    def torch_supported(self) -> bool:
+        # torch.nn.RNN only offers tanh/relu nonlinearities.
+        return self.activation in ("tanh", "relu")
+
+    def describe(self) -> str:
+        kind = self.cell.upper()
+        if self.cell == "rnn":
+            kind += f"({self.activation})"
+        return f"{kind} B{self.batch} T{self.steps} I{self.inputs} H{self.hidden} L{self.layers}"
+
+
+WORKLOADS = {
+    w.name: w
+    for w in (
+        Workload("stock", "lstm", batch=32, steps=60, inputs=1, hidden=50, layers=4),
+        Workload("mnist", "lstm", batch=32, steps=28, inputs=28, hidden=256, layers=2),
+        Workload("cosine", "rnn", batch=100, steps=500, inputs=1, hidden=200, layers=1),
+        Workload(
+            "cosine_linear",
+            "rnn",
+            batch=100,
+            steps=500,
+            inputs=1,
+            hidden=200,
+            layers=1,
+            activation="linear",
+        ),
+        Workload("gru", "gru", batch=64, steps=100, inputs=16, hidden=128, layers=1),
+    )
+}
+
+
+def make_weights(wl: Workload, rng: np.random.Generator) -> list[tuple[np.ndarray, ...]]:
+    """Per-layer (weight_ih, weight_hh, bias_ih, bias_hh), initialised like torch does.
+
+    Matching torch's U(-1/sqrt(H), 1/sqrt(H)) keeps activations in the same range as the
+    torch baseline, so neither side benefits from saturated (cheap-to-evaluate) gates.
+    """
+    rows = ops.GATES[wl.cell] * wl.hidden
+    bound = 1.0 / np.sqrt(wl.hidden)
+
+    def uniform(*shape: int) -> np.ndarray:
+        return rng.uniform(-bound, bound, size=shape).astype(np.float32)
+
+    layers = []
+    for layer in range(wl.layers):
+        n_in = wl.inputs if layer == 0 else wl.hidden
+        layers.append((uniform(rows, n_in), uniform(rows, wl.hidden), uniform(rows), uniform(rows)))
+    return layers
+
+
+def make_data(wl: Workload, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Random input x (B, T, I) and upstream gradient d_output (B, T, H)."""
+    x = rng.standard_normal((wl.batch, wl.steps, wl.inputs)).astype(np.float32)
+    d_out = rng.standard_normal((wl.batch, wl.steps, wl.hidden)).astype(np.float32)
+    return x, d_out
+
+
+def make_problem(wl: Workload, seed: int = SEED):
+    """Weights, input and output gradient for ``wl`` from a fixed seed."""
+    rng = np.random.default_rng(seed)
+    weights = make_weights(wl, rng)
+    x, d_out = make_data(wl, rng)
+    return weights, x, d_out
+
+
+def stack_forward(ops, wl: Workload, weights, x, *, training=False, n_threads=None):
+    """Run the L-layer stack; returns (top output, per-layer caches or [])."""
+    caches = []
+    h = x
+    for w in weights:
+        res = ops.forward(
+            wl.cell, h, *w, activation=wl.activation, training=training, n_threads=n_threads
+        )
+        h = res.output
+        if training:
+            caches.append(res.cache)
+    return h, caches
+
+
+def stack_backward(ops, caches, d_out, *, n_threads=None):
+    """Backpropagate through the stack top-down; layer l+1's d_x is layer l's d_output."""
+    grads = []
+    d = d_out
+    for cache in reversed(caches):
+        g = ops.backward(cache, d, n_threads=n_threads)
+        grads.append(g)
+        d = g.d_x
+    return grads
+
+
+def stack_train_step(ops, wl: Workload, weights, x, d_out, *, n_threads=None):
+    """Forward with caches plus full backward: one training iteration without the update."""
+    _, caches = stack_forward(ops, wl, weights, x, training=True, n_threads=n_threads)
+    return stack_backward(ops, caches, d_out, n_threads=n_threads)
