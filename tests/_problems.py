@@ -4,6 +4,11 @@ import numpy as np
 
 from rnnkit import ops
 
+# Every (cell, activation) pair the kernels accept.
+CELL_ACTIVATIONS = [(cell, act) for cell, acts in ops.ACTIVATIONS.items() for act in acts]
+# Fields of ops.Gradients.
+GRADIENTS = ("d_x", "d_h0", "d_c0", "d_weight_ih", "d_weight_hh", "d_bias_ih", "d_bias_hh")
+
 
 def make_problem(
     cell, batch, steps, inputs, hidden, *, dtype=np.float64, seed=0, h0=True, lengths=False

@@ -12,28 +12,12 @@ import numpy as np
 import pytest
 
 import reference
+from _problems import CELL_ACTIVATIONS as CELL_ACTS
+from _problems import GRADIENTS as GRAD_NAMES
 from rnnkit import _core, ops
 
-CELL_ACTS = [
-    ("rnn", "tanh"),
-    ("rnn", "relu"),
-    ("rnn", "linear"),
-    ("lstm", "tanh"),
-    ("lstm", "relu"),
-    ("gru", "tanh"),
-    ("gru", "relu"),
-]
 DTYPES = [np.float32, np.float64]
 SHAPES = [(13, 7, 5, 37), (1, 3, 1, 1), (40, 5, 9, 70)]  # (B, T, D, H)
-GRAD_NAMES = (
-    "d_x",
-    "d_h0",
-    "d_c0",
-    "d_weight_ih",
-    "d_weight_hh",
-    "d_bias_ih",
-    "d_bias_hh",
-)
 
 
 def make_case(cell, dtype, B, T, D, H, seed=0, var_lengths=False):

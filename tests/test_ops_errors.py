@@ -10,19 +10,11 @@ import threading
 import numpy as np
 import pytest
 
+from _problems import GRADIENTS as GRAD_NAMES
 from rnnkit import _core, ops
 
 CELLS = ("rnn", "lstm", "gru")
 DTYPES = (np.float32, np.float64)
-GRAD_NAMES = (
-    "d_x",
-    "d_h0",
-    "d_c0",
-    "d_weight_ih",
-    "d_weight_hh",
-    "d_bias_ih",
-    "d_bias_hh",
-)
 B, T, D, H = 3, 4, 5, 6
 
 

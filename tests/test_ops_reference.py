@@ -4,13 +4,16 @@ import numpy as np
 import pytest
 
 import reference
-from _problems import kernel_run, make_output_grads, make_problem
-from rnnkit import ops
+from _problems import (
+    CELL_ACTIVATIONS,
+    GRADIENTS,
+    kernel_run,
+    make_output_grads,
+    make_problem,
+)
 
-CELL_ACTIVATIONS = [(cell, act) for cell, acts in ops.ACTIVATIONS.items() for act in acts]
 # Sizes of 1 and odd sizes that fit no vector width or tile: (B, T, I, H).
 SHAPES = [(1, 1, 1, 1), (3, 5, 7, 13), (13, 4, 1, 37), (9, 6, 5, 33), (2, 3, 17, 70)]
-GRADIENTS = ["d_x", "d_h0", "d_c0", "d_weight_ih", "d_weight_hh", "d_bias_ih", "d_bias_hh"]
 # Error relative to the largest magnitude of each result: float64 kernels agree
 # with the float64 reference to rounding, float32 to float32 rounding.
 TOLERANCE = {np.float64: 1e-12, np.float32: 2e-5}
