@@ -100,26 +100,16 @@ void column_sums(const T* matrix, int64_t rows, int64_t cols, T* sums, int n_thr
     }
 }
 
-// Copies a batch-first (B, T, width) array into step-major (T, B, width) or back.
-// Every buffer inside the kernels is step-major: a step reads and writes B
-// contiguous rows instead of B rows a whole sequence apart (a cache and TLB
-// miss each).
+// OUT dst (n1, n0, width) = IN src (n0, n1, width) with its two leading axes
+// swapped: batch-first (B, T, .) to step-major (T, B, .) and back. Every buffer
+// inside the kernels is step-major: a step reads and writes B contiguous rows
+// instead of B rows a whole sequence apart (a cache and TLB miss each).
 template <class T>
-void to_step_major(const T* batch_first, int64_t B, int64_t steps, int64_t width, T* step_major,
-                   int n_threads) {
-#pragma omp parallel for num_threads(threads_for(n_threads, steps)) schedule(static)
-    for (int64_t t = 0; t < steps; ++t)
-        for (int64_t b = 0; b < B; ++b)
-            copy_n(batch_first + (b * steps + t) * width, width, step_major + (t * B + b) * width);
-}
-
-template <class T>
-void to_batch_first(const T* step_major, int64_t B, int64_t steps, int64_t width, T* batch_first,
-                    int n_threads) {
-#pragma omp parallel for num_threads(threads_for(n_threads, B)) schedule(static)
-    for (int64_t b = 0; b < B; ++b)
-        for (int64_t t = 0; t < steps; ++t)
-            copy_n(step_major + (t * B + b) * width, width, batch_first + (b * steps + t) * width);
+void swap_leading_axes(const T* src, int64_t n0, int64_t n1, int64_t width, T* dst, int n_threads) {
+#pragma omp parallel for num_threads(threads_for(n_threads, n1)) schedule(static)
+    for (int64_t i1 = 0; i1 < n1; ++i1)
+        for (int64_t i0 = 0; i0 < n0; ++i0)
+            copy_n(src + (i0 * n1 + i1) * width, width, dst + (i1 * n0 + i0) * width);
 }
 
 // x W_ih^T + b_ih + b_hh for every step at once (step-major rows). gru keeps
@@ -155,7 +145,7 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, int n_thr
     const int64_t mr = tiling.mr, nr = tiling.nr;
 
     AlignedBuffer<T> x_steps(B * steps * s.input);
-    to_step_major(a.x, B, steps, s.input, x_steps.data(), n_threads);
+    swap_leading_axes(a.x, B, steps, s.input, x_steps.data(), n_threads);
     const AlignedBuffer<T> projection =
         input_projection(s, x_steps.data(), a.weight_ih, a.bias_ih, a.bias_hh, n_threads);
     const AlignedBuffer<T> weight = pack_weight_hh_forward(a.weight_hh, G, tiling);
@@ -213,30 +203,28 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, int n_thr
                         if (lstm) copy_n(c_prev + state, cols, a.cache.c_prev + tb * H + j0);
                     }
                     T* out = a.output + (b * steps + t) * H + j0;
-                    T* packed_next = h_panels_next + panel + j0 * mr + r;
                     if (!is_valid(a.lengths, b, t)) {  // padding: carry the state, output 0
                         copy_n(h_prev + state, cols, h_next + state);
                         if (lstm) copy_n(c_prev + state, cols, c_next + state);
                         std::fill(out, out + cols, T(0));
-                        scatter(h_next + state, cols, mr, packed_next);
-                        continue;
+                    } else {
+                        CellForwardRow<T> row;
+                        row.recurrent = tile + r * nr;
+                        row.recurrent_stride = mr * nr;
+                        row.projection = projection.data() + tb * GH + j0;
+                        row.bias_hn = gru ? a.bias_hh + 2 * H + j0 : nullptr;
+                        row.h_prev = h_prev + state;
+                        row.c_prev = lstm ? c_prev + state : nullptr;
+                        row.hidden = H;
+                        row.h = h_next + state;
+                        row.c = lstm ? c_next + state : nullptr;
+                        row.gates = training ? a.cache.gates + tb * GH + j0 : gates_scratch;
+                        row.gates_stride = training ? H : nr;
+                        row.aux = training && a.cache.aux ? a.cache.aux + tb * H + j0 : aux_scratch;
+                        cell.forward(row, cols);
+                        copy_n(row.h, cols, out);
                     }
-                    CellForwardRow<T> row;
-                    row.recurrent = tile + r * nr;
-                    row.recurrent_stride = mr * nr;
-                    row.projection = projection.data() + tb * GH + j0;
-                    row.bias_hn = gru ? a.bias_hh + 2 * H + j0 : nullptr;
-                    row.h_prev = h_prev + state;
-                    row.c_prev = lstm ? c_prev + state : nullptr;
-                    row.hidden = H;
-                    row.h = h_next + state;
-                    row.c = lstm ? c_next + state : nullptr;
-                    row.gates = training ? a.cache.gates + tb * GH + j0 : gates_scratch;
-                    row.gates_stride = training ? H : nr;
-                    row.aux = training && a.cache.aux ? a.cache.aux + tb * H + j0 : aux_scratch;
-                    cell.forward(row, cols);
-                    copy_n(row.h, cols, out);
-                    scatter(row.h, cols, mr, packed_next);
+                    scatter(h_next + state, cols, mr, h_panels_next + panel + j0 * mr + r);
                 }
             }
         }
@@ -332,32 +320,33 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, int n_t
                         for (int64_t j = 0; j < cols; ++j)
                             d_c[j] = cut ? T(0) : carry_c.data()[state + j];
 
-                    T* packed = panels + b0 / mr * panel_size + r;
+                    T* d_ih_row = d_gates_ih.data() + tb * GH + j0;
+                    T* d_hh_row = d_gates_hh + tb * GH + j0;
                     if (!valid) {  // padding: gradients pass through to the step before
                         for (int64_t g = 0; g < G; ++g) {
-                            std::fill_n(d_gates_ih.data() + tb * GH + g * H + j0, cols, T(0));
-                            if (gru) std::fill_n(d_gates_hh + tb * GH + g * H + j0, cols, T(0));
-                            for (int64_t j = 0; j < cols; ++j) packed[(g * H + j0 + j) * mr] = T(0);
+                            std::fill_n(d_ih_row + g * H, cols, T(0));
+                            if (gru) std::fill_n(d_hh_row + g * H, cols, T(0));
                         }
                         copy_n(d_h, cols, carried_h);
                         if (lstm) copy_n(d_c, cols, carry_c.data() + state);
-                        continue;
+                    } else {
+                        CellBackwardRow<T> row;
+                        row.d_h = d_h;
+                        row.d_c = lstm ? d_c : nullptr;
+                        row.gates = a.cache.gates + tb * GH + j0;
+                        row.aux = a.cache.aux ? a.cache.aux + tb * H + j0 : nullptr;
+                        row.h_prev = a.cache.h_prev + tb * H + j0;
+                        row.c_prev = lstm ? a.cache.c_prev + tb * H + j0 : nullptr;
+                        row.hidden = H;
+                        row.d_gates_ih = d_ih_row;
+                        row.d_gates_hh = d_hh_row;
+                        row.d_h_prev = carried_h;
+                        row.d_c_prev = lstm ? carry_c.data() + state : nullptr;
+                        cell.backward(row, cols);
                     }
-                    CellBackwardRow<T> row;
-                    row.d_h = d_h;
-                    row.d_c = lstm ? d_c : nullptr;
-                    row.gates = a.cache.gates + tb * GH + j0;
-                    row.aux = a.cache.aux ? a.cache.aux + tb * H + j0 : nullptr;
-                    row.h_prev = a.cache.h_prev + tb * H + j0;
-                    row.c_prev = lstm ? a.cache.c_prev + tb * H + j0 : nullptr;
-                    row.hidden = H;
-                    row.d_gates_ih = d_gates_ih.data() + tb * GH + j0;
-                    row.d_gates_hh = d_gates_hh + tb * GH + j0;
-                    row.d_h_prev = carried_h;
-                    row.d_c_prev = lstm ? carry_c.data() + state : nullptr;
-                    cell.backward(row, cols);
+                    T* packed = panels + b0 / mr * panel_size + r;
                     for (int64_t g = 0; g < G; ++g)
-                        scatter(row.d_gates_hh + g * H, cols, mr, packed + (g * H + j0) * mr);
+                        scatter(d_hh_row + g * H, cols, mr, packed + (g * H + j0) * mr);
                 }
             }
         }
@@ -367,7 +356,7 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, int n_t
     // The weight gradients pair each step-major row of d_gates with the same
     // row of the layer's input and of h_{t-1}.
     AlignedBuffer<T> x_steps(rows_all * I), d_x_steps(rows_all * I);
-    to_step_major(a.x, B, steps, I, x_steps.data(), n_threads);
+    swap_leading_axes(a.x, B, steps, I, x_steps.data(), n_threads);
     const MatrixView<T> d_ih_t{d_gates_ih.data(), 1, GH}, d_hh_t{d_gates_hh, 1, GH};
     gemm<T>({GH, I, rows_all}, d_ih_t, MatrixView<T>{x_steps.data(), I, 1}, a.d_weight_ih, I, false,
             n_threads);
@@ -375,7 +364,7 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, int n_t
             n_threads);
     gemm<T>({rows_all, I, GH}, d_ih_t.transposed(), MatrixView<T>{a.weight_ih, I, 1},
             d_x_steps.data(), I, false, n_threads);
-    to_batch_first(d_x_steps.data(), B, steps, I, a.d_x, n_threads);
+    swap_leading_axes(d_x_steps.data(), steps, B, I, a.d_x, n_threads);
     column_sums(d_gates_ih.data(), rows_all, GH, a.d_bias_ih, n_threads);
     column_sums(d_gates_hh, rows_all, GH, a.d_bias_hh, n_threads);
 }

@@ -13,8 +13,9 @@ void pack_panel(MatrixView<T> src, int64_t kc, int64_t n_valid, int64_t width, T
             const T* in = src.data + j * src.row_stride;
             for (int64_t k = 0; k < kc; ++k) dst[k * width + j] = in[k];
         }
-        for (int64_t k = 0; k < kc && n_valid < width; ++k)
-            std::fill(dst + k * width + n_valid, dst + (k + 1) * width, T(0));
+        if (n_valid < width)
+            for (int64_t k = 0; k < kc; ++k)
+                std::fill(dst + k * width + n_valid, dst + (k + 1) * width, T(0));
         return;
     }
     for (int64_t k = 0; k < kc; ++k) {
