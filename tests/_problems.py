@@ -41,13 +41,25 @@ def make_output_grads(cell, batch, steps, hidden, *, dtype=np.float64, seed=1):
     return d_output, d_h_n, d_c_n
 
 
-def kernel_run(cell, problem, grads, *, reverse=False, activation="tanh", bptt_steps=None):
+# The array arguments of ops.forward (and reference.forward), by name.
+FORWARD_INPUTS = ("x", "weight_ih", "weight_hh", "bias_ih", "bias_hh", "h0", "c0", "lengths")
+
+
+def forward_inputs(case):
+    """The entries of `case` that ops.forward takes, ready for ``**``."""
+    return {name: case[name] for name in FORWARD_INPUTS if name in case}
+
+
+def kernel_run(
+    cell, problem, grads, *, reverse=False, activation="tanh", bptt_steps=None, n_threads=None
+):
     """(forward result, gradients) of rnnkit.ops for one problem."""
-    p = dict(problem)
-    x, w_ih, w_hh, b_ih, b_hh = (
-        p.pop(k) for k in ("x", "weight_ih", "weight_hh", "bias_ih", "bias_hh")
-    )
     res = ops.forward(
-        cell, x, w_ih, w_hh, b_ih, b_hh, reverse=reverse, activation=activation, training=True, **p
+        cell,
+        **forward_inputs(problem),
+        reverse=reverse,
+        activation=activation,
+        training=True,
+        n_threads=n_threads,
     )
-    return res, ops.backward(res.cache, *grads, bptt_steps=bptt_steps)
+    return res, ops.backward(res.cache, *grads, bptt_steps=bptt_steps, n_threads=n_threads)

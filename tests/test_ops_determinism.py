@@ -14,6 +14,7 @@ import pytest
 import reference
 from _problems import CELL_ACTIVATIONS as CELL_ACTS
 from _problems import GRADIENTS as GRAD_NAMES
+from _problems import forward_inputs, kernel_run
 from rnnkit import _core, ops
 
 DTYPES = [np.float32, np.float64]
@@ -46,49 +47,36 @@ def make_case(cell, dtype, B, T, D, H, seed=0, var_lengths=False):
 
 
 def run(cell, activation, case, *, reverse, n_threads, bptt_steps=None, backward=True):
-    fwd = ops.forward(
-        cell,
-        case["x"],
-        case["weight_ih"],
-        case["weight_hh"],
-        case["bias_ih"],
-        case["bias_hh"],
-        h0=case["h0"],
-        c0=case["c0"],
-        lengths=case["lengths"],
-        reverse=reverse,
-        activation=activation,
-        training=backward,
-        n_threads=n_threads,
-    )
-    grads = None
-    if backward:
-        grads = ops.backward(
-            fwd.cache,
-            case["d_output"],
-            case["d_h_n"],
-            case["d_c_n"],
-            bptt_steps=bptt_steps,
+    if not backward:
+        fwd = ops.forward(
+            cell,
+            **forward_inputs(case),
+            reverse=reverse,
+            activation=activation,
             n_threads=n_threads,
         )
-    return fwd, grads
+        return fwd, None
+    grads = (case["d_output"], case["d_h_n"], case["d_c_n"])
+    return kernel_run(
+        cell,
+        case,
+        grads,
+        reverse=reverse,
+        activation=activation,
+        bptt_steps=bptt_steps,
+        n_threads=n_threads,
+    )
 
 
 def assert_bitwise(a, b, what=""):
     fa, ga = a
     fb, gb = b
-    for name in ("output", "h_n", "c_n"):
-        x, y = getattr(fa, name), getattr(fb, name)
-        if x is None:
-            assert y is None, name
-            continue
-        assert x.dtype == y.dtype and x.shape == y.shape, f"{what} {name}"
-        assert np.array_equal(x, y), f"{what} {name} differs"
+    pairs = [(name, getattr(fa, name), getattr(fb, name)) for name in ("output", "h_n", "c_n")]
     if ga is None:
         assert gb is None
-        return
-    for name in GRAD_NAMES:
-        x, y = getattr(ga, name), getattr(gb, name)
+    else:
+        pairs += [(name, getattr(ga, name), getattr(gb, name)) for name in GRAD_NAMES]
+    for name, x, y in pairs:
         if x is None:
             assert y is None, name
             continue
@@ -131,17 +119,7 @@ def test_default_thread_count_and_sanity(cell, activation, dtype):
     assert_bitwise(expected, result, "n_threads=None")
 
     ref_out, ref_h, ref_c, cache = reference.forward(
-        cell,
-        case["x"],
-        case["weight_ih"],
-        case["weight_hh"],
-        case["bias_ih"],
-        case["bias_hh"],
-        h0=case["h0"],
-        c0=case["c0"],
-        lengths=case["lengths"],
-        reverse=True,
-        activation=activation,
+        cell, **forward_inputs(case), reverse=True, activation=activation
     )
     ref_grads = reference.backward(
         cache, case["d_output"], case["d_h_n"], case["d_c_n"], bptt_steps=3

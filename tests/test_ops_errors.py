@@ -32,15 +32,7 @@ def make_args(cell, dtype=np.float64, b=B, t=T, i=D, h=H, seed=0):
 
 
 def call_forward(cell, args, **kwargs):
-    return ops.forward(
-        cell,
-        args["x"],
-        args["weight_ih"],
-        args["weight_hh"],
-        args["bias_ih"],
-        args["bias_hh"],
-        **kwargs,
-    )
+    return ops.forward(cell, **args, **kwargs)
 
 
 def training_result(cell, dtype=np.float64, **kwargs):
@@ -674,21 +666,7 @@ def core_forward_args(cell, dtype=np.float64, training=True):
 
 
 def core_forward(kw):
-    return _core.forward(
-        kw["cell"],
-        kw["activation"],
-        kw["reverse"],
-        kw["x"],
-        kw["weight_ih"],
-        kw["weight_hh"],
-        kw["bias_ih"],
-        kw["bias_hh"],
-        kw["h0"],
-        kw["c0"],
-        kw["lengths"],
-        kw["training"],
-        kw["n_threads"],
-    )
+    return _core.forward(**kw)
 
 
 def core_backward_args(cell, dtype=np.float64):
@@ -716,24 +694,7 @@ def core_backward_args(cell, dtype=np.float64):
 
 
 def core_backward(kw):
-    return _core.backward(
-        kw["cell"],
-        kw["activation"],
-        kw["reverse"],
-        kw["x"],
-        kw["weight_ih"],
-        kw["weight_hh"],
-        kw["lengths"],
-        kw["gates"],
-        kw["aux"],
-        kw["h_prev"],
-        kw["c_prev"],
-        kw["d_output"],
-        kw["d_h_n"],
-        kw["d_c_n"],
-        kw["bptt_steps"],
-        kw["n_threads"],
-    )
+    return _core.backward(**kw)
 
 
 def core_forward_cases(cell, dtype):

@@ -7,6 +7,7 @@ import reference
 from _problems import (
     CELL_ACTIVATIONS,
     GRADIENTS,
+    forward_inputs,
     kernel_run,
     make_output_grads,
     make_problem,
@@ -53,12 +54,8 @@ def test_matches_reference(cell, activation, shape, dtype, options):
     res, got = kernel_run(
         cell, problem, grads, reverse=reverse, activation=activation, bptt_steps=bptt
     )
-    p = dict(problem)
-    x, w_ih, w_hh, b_ih, b_hh = (
-        p.pop(k) for k in ("x", "weight_ih", "weight_hh", "bias_ih", "bias_hh")
-    )
     out, h_n, c_n, cache = reference.forward(
-        cell, x, w_ih, w_hh, b_ih, b_hh, reverse=reverse, activation=activation, **p
+        cell, **forward_inputs(problem), reverse=reverse, activation=activation
     )
     want = reference.backward(cache, *grads, bptt_steps=bptt)
 

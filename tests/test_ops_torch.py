@@ -8,7 +8,7 @@ by window with the state detached between windows).
 import numpy as np
 import pytest
 
-from rnnkit import ops
+from _problems import kernel_run
 
 torch = pytest.importorskip("torch", reason="torch is needed for the comparison with torch.nn")
 
@@ -82,26 +82,13 @@ def make_inputs(cell, dtype, B, T, D, H, h0, lengths, d_h_n, seed):
 
 
 def rnnkit_run(cell, activation, params, inputs, *, reverse, bptt_steps=None):
-    fwd = ops.forward(
+    grads_in = (inputs["d_output"], inputs["d_h_n"], inputs["d_c_n"])
+    fwd, grads = kernel_run(
         cell,
-        inputs["x"],
-        params["weight_ih"],
-        params["weight_hh"],
-        params["bias_ih"],
-        params["bias_hh"],
-        h0=inputs["h0"],
-        c0=inputs["c0"],
-        lengths=inputs["lengths"],
+        {**params, **inputs},
+        grads_in,
         reverse=reverse,
         activation=activation,
-        training=True,
-        n_threads=2,
-    )
-    grads = ops.backward(
-        fwd.cache,
-        inputs["d_output"],
-        inputs["d_h_n"],
-        inputs["d_c_n"],
         bptt_steps=bptt_steps,
         n_threads=2,
     )
