@@ -29,11 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from workloads import WORKLOADS, make_problem, stack_forward, stack_train_step  # noqa: E402
 
-try:
-    import rnnkit
-    import rnnkit.ops as rk_ops
-except ImportError:
-    rnnkit = rk_ops = None
+import rnnkit  # noqa: E402
 
 try:
     import torch
@@ -90,8 +86,8 @@ def median_times(fns: dict, repeat: int, min_time: float) -> dict:
 def rnnkit_runners(wl, weights, x, d_out, n_threads):
     """Zero-argument callables running one rnnkit iteration per mode."""
     return {
-        "train": lambda: stack_train_step(rk_ops, wl, weights, x, d_out, n_threads=n_threads),
-        "infer": lambda: stack_forward(rk_ops, wl, weights, x, n_threads=n_threads),
+        "train": lambda: stack_train_step(wl, weights, x, d_out, n_threads=n_threads),
+        "infer": lambda: stack_forward(wl, weights, x, n_threads=n_threads),
     }
 
 
@@ -133,9 +129,7 @@ def torch_runners(wl, weights, x, d_out):
 def bench_workload(wl, args) -> dict:
     """samples/s keyed by (library, mode); None where a library cannot run it."""
     weights, x, d_out = make_problem(wl)
-    runners = {}
-    if rk_ops is not None:
-        runners["rnnkit"] = rnnkit_runners(wl, weights, x, d_out, args.threads)
+    runners = {"rnnkit": rnnkit_runners(wl, weights, x, d_out, args.threads)}
     if torch is not None and wl.torch_supported:
         runners["torch"] = torch_runners(wl, weights, x, d_out)
 
@@ -171,7 +165,7 @@ def load_average() -> str:
 
 
 def header_lines(args, load: str) -> list[str]:
-    rk_version = getattr(rnnkit, "__version__", "?") if rnnkit is not None else "not installed"
+    rk_version = rnnkit.__version__
     torch_version = torch.__version__ if torch is not None else "not installed"
     return [
         f"CPU: {cpu_model()} ({os.cpu_count()} logical cores) | threads: {args.threads} | "
@@ -281,9 +275,6 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if rk_ops is None and torch is None:
-        print("neither rnnkit nor torch is importable; nothing to benchmark", file=sys.stderr)
-        return 1
     if torch is not None:
         torch.set_num_threads(args.threads)
 

@@ -92,7 +92,7 @@ def make_problem(wl: Workload, seed: int = SEED):
     return weights, x, d_out
 
 
-def stack_forward(ops, wl: Workload, weights, x, *, training=False, n_threads=None):
+def stack_forward(wl: Workload, weights, x, *, training=False, n_threads=None):
     """Run the L-layer stack; returns (top output, per-layer caches or [])."""
     caches = []
     h = x
@@ -106,7 +106,7 @@ def stack_forward(ops, wl: Workload, weights, x, *, training=False, n_threads=No
     return h, caches
 
 
-def stack_backward(ops, caches, d_out, *, n_threads=None):
+def stack_backward(caches, d_out, *, n_threads=None):
     """Backpropagate through the stack top-down; layer l+1's d_x is layer l's d_output."""
     grads = []
     d = d_out
@@ -117,7 +117,7 @@ def stack_backward(ops, caches, d_out, *, n_threads=None):
     return grads
 
 
-def stack_train_step(ops, wl: Workload, weights, x, d_out, *, n_threads=None):
+def stack_train_step(wl: Workload, weights, x, d_out, *, n_threads=None):
     """Forward with caches plus full backward: one training iteration without the update."""
-    _, caches = stack_forward(ops, wl, weights, x, training=True, n_threads=n_threads)
-    return stack_backward(ops, caches, d_out, n_threads=n_threads)
+    _, caches = stack_forward(wl, weights, x, training=True, n_threads=n_threads)
+    return stack_backward(caches, d_out, n_threads=n_threads)

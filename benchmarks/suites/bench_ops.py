@@ -9,8 +9,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from workloads import WORKLOADS, make_problem, stack_forward, stack_train_step  # noqa: E402
 
-import rnnkit.ops as ops  # noqa: E402
-
 # None lets rnnkit pick its default thread count; compare.py is the place for
 # controlled thread-count comparisons against torch.
 N_THREADS = None
@@ -32,11 +30,11 @@ class TimeInference(_Workload):
     """ops.forward(training=False) through the whole L-layer stack."""
 
     def time_forward(self, workload):
-        stack_forward(ops, self.wl, self.weights, self.x, n_threads=N_THREADS)
+        stack_forward(self.wl, self.weights, self.x, n_threads=N_THREADS)
 
 
 class TimeTraining(_Workload):
     """ops.forward(training=True) then ops.backward, top layer to bottom."""
 
     def time_forward_backward(self, workload):
-        stack_train_step(ops, self.wl, self.weights, self.x, self.d_out, n_threads=N_THREADS)
+        stack_train_step(self.wl, self.weights, self.x, self.d_out, n_threads=N_THREADS)
