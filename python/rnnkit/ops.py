@@ -26,7 +26,7 @@ import numpy as np
 
 from . import _core
 
-__all__ = ["forward", "backward", "ForwardResult", "Gradients", "GATES", "ACTIVATIONS"]
+__all__ = ["forward", "backward", "matmul", "ForwardResult", "Gradients", "GATES", "ACTIVATIONS"]
 
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 ACTIVATIONS = {
@@ -208,6 +208,37 @@ def backward(cache, d_output, d_h_n=None, d_c_n=None, *, bptt_steps=None, n_thre
         c_prev, d_output, d_h_n, d_c_n, window, threads,
     )  # fmt: skip
     return Gradients(*grads)
+
+
+def matmul(a, b, *, n_threads=None):
+    """``a @ b`` for 2-D float32 or float64 arrays, with rnnkit's GEMM.
+
+    Unlike a BLAS call, every row of the result is computed the same way whatever the
+    number of rows, the row's position and ``n_threads``: bitwise. Networks use it for
+    dense layers so that a sample's prediction never depends on its batch. Transposed
+    views (``w.T``) are read in place, without a copy.
+    """
+    a = _as_matrix(a, "a")
+    b = _as_float(_as_matrix(b, "b"), "b", a.dtype, ndim=2)
+    if a.shape[1] != b.shape[0]:
+        raise ValueError(f"a, b: inner dimensions differ, got shapes {a.shape} and {b.shape}")
+    if min(a.shape[0], b.shape[1]) == 0 or a.shape[1] == 0:
+        return np.zeros((a.shape[0], b.shape[1]), dtype=a.dtype)
+    return _core.gemm(a, b, "best", _as_threads(n_threads))
+
+
+def _as_matrix(value, name):
+    """A 2-D float array whose strides the GEMM can read (positive, whole items)."""
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name}: expected a float32 or float64 array, got {type(value).__name__}")
+    array = np.asarray(value)
+    if array.dtype not in _FLOAT_DTYPES:
+        raise TypeError(f"{name}: expected dtype float32 or float64, got {array.dtype}")
+    if array.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-D array, got shape {array.shape}")
+    if any(s <= 0 or s % array.itemsize for s in array.strides):
+        array = np.ascontiguousarray(array)
+    return array
 
 
 def _check_cell_activation(cell, activation):

@@ -1,0 +1,485 @@
+"""Training and prediction shared by :class:`RNNRegressor` and :class:`RNNClassifier`.
+
+The estimator owns the sklearn side (parameters, validation, fitted attributes); the
+network (:mod:`rnnkit._network`) owns the math. The training loop here is mini-batch
+gradient descent with the stopping rules of scikit-learn's MLP, per-epoch history,
+optional validation, sklearn callbacks where scikit-learn has them, and two guarantees:
+
+- a non-finite loss or gradient stops training with a ``FloatingPointError`` (a
+  ``ValueError`` would be mistaken for bad input) and keeps the last good weights;
+- Ctrl-C (``KeyboardInterrupt``) keeps the weights of the last finished epoch, warns, and
+  returns the fitted estimator, as scikit-learn's MLP does.
+
+All parameters live in one flat vector; ``params_`` holds views into it, so the optimizer
+updates everything in a few vector operations.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+
+from . import _callbacks, _network, _optimizers
+from ._inputs import unpad, validate_sequences
+from ._progress import EpochProgress
+
+try:  # scikit-learn >= 1.9: estimators accept sklearn.callback callbacks
+    from sklearn.callback import CallbackSupportMixin
+except ImportError:  # pragma: no cover - depends on the installed scikit-learn
+
+    class CallbackSupportMixin:
+        """Stand-in when scikit-learn has no callback API."""
+
+
+_PREDICT_CHUNK = 1024  # rows per forward call at predict time: bounds memory
+
+
+def _positive_sizes(value, name, *, allow_empty):
+    """``value`` as a tuple of positive ints (an int means one layer)."""
+    if isinstance(value, Integral) and not isinstance(value, bool):
+        value = (value,)
+    try:
+        sizes = tuple(value)
+    except TypeError:
+        sizes = None
+    if sizes is None or not all(
+        isinstance(s, Integral) and not isinstance(s, bool) and s >= 1 for s in sizes
+    ):
+        raise ValueError(f"{name}: expected a tuple of positive integers, got {value!r}")
+    if not sizes and not allow_empty:
+        raise ValueError(f"{name}: expected at least one layer, got {value!r}")
+    return tuple(int(s) for s in sizes)
+
+
+class BaseRNN(CallbackSupportMixin, BaseEstimator):
+    """Base class; use :class:`RNNRegressor` or :class:`RNNClassifier`."""
+
+    _parameter_constraints: dict = {
+        "cell": [StrOptions({"lstm", "gru", "rnn"})],
+        "hidden_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "bidirectional": ["boolean"],
+        "activation": [StrOptions({"tanh", "relu", "linear"})],
+        "dense_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "return_sequences": ["boolean"],
+        "optimizer": [StrOptions(set(_optimizers.OPTIMIZERS))],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "decay": [Interval(Real, 0, None, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "clip_norm": [Interval(Real, 0, None, closed="neither"), None],
+        "clip_value": [Interval(Real, 0, None, closed="neither"), None],
+        "bptt_steps": [Interval(Integral, 1, None, closed="left"), None],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "warm_start": ["boolean"],
+        "random_state": ["random_state"],
+        "n_jobs": [Integral, None],
+        "verbose": ["verbose"],
+        "dtype": [StrOptions({"float32", "float64"})],
+    }
+
+    # -- hooks the estimators implement ------------------------------------------------
+
+    def _validate_targets(self, y, seqs, *, reset, classes=None):
+        """``y`` as an array aligned with ``seqs``; sets the target attributes on reset."""
+        raise NotImplementedError
+
+    def _n_outputs(self):
+        raise NotImplementedError
+
+    def _loss(self, output, target, weight):
+        """(loss, d_output) for rows of network output, targets and weights."""
+        raise NotImplementedError
+
+    def _target_weights(self, target):
+        """Per-row factors multiplying ``sample_weight`` (class weights), or None."""
+        return None
+
+    def _validation_score(self, output, target):
+        raise NotImplementedError
+
+    # -- fitting -------------------------------------------------------------------------
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None, validation_data=None):
+        """Train on sequences ``X`` and targets ``y``.
+
+        Parameters
+        ----------
+        X : array (n_samples, n_timesteps, n_features), array (n_samples, n_timesteps),
+            or a list of (T_i, n_features) / (T_i,) arrays of different lengths.
+        y : targets, one per sequence, or one per step with ``return_sequences=True``.
+        sample_weight : array (n_samples,), optional. A batch's loss is
+            ``sum(w * loss) / sum(w)``.
+        validation_data : (X_val, y_val), optional. Scored after every epoch; with
+            ``early_stopping`` it replaces the ``validation_fraction`` split.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, sample_weight, validation_data, incremental=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def _partial_fit(self, X, y, sample_weight, classes=None):
+        return self._fit(X, y, sample_weight, None, incremental=True, classes=classes)
+
+    def _fit(self, X, y, sample_weight, validation_data, *, incremental, classes=None):
+        self._check_architecture()
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None"
+            )
+        first_pass = not hasattr(self, "params_") or not (self.warm_start or incremental)
+        dtype = np.dtype(self.dtype)
+        seqs = validate_sequences(self, X, reset=first_pass, dtype=dtype)
+        targets = self._validate_targets(y, seqs, reset=first_pass, classes=classes)
+        weights = _check_sample_weight(
+            sample_weight, seqs.x[:, 0, 0], dtype=np.float64, ensure_non_negative=True
+        )
+        train = (seqs, targets, weights)
+        val = None
+        if validation_data is not None:
+            val = self._validation_set(validation_data, dtype)
+        elif self.early_stopping and not incremental:
+            train, val = self._split(seqs, targets, weights)
+
+        spec = self._spec()
+        if first_pass or not hasattr(self, "_random_state"):
+            self._random_state = check_random_state(self.random_state)
+        if first_pass:
+            self._init_state(spec, dtype)
+        elif spec != self._spec_:
+            raise ValueError(
+                "The network's shape changed since the last fit (cell, sizes, outputs or "
+                "inputs); set warm_start=False to train a new one"
+            )
+        flat = self._flat_params(dtype)
+        epochs = 1 if incremental else self.max_epochs
+        self._train(flat, train, val, epochs, stop_early=not incremental, X=X, y=y)
+        return self
+
+    def _check_architecture(self):
+        if self.activation == "linear" and self.cell != "rnn":
+            raise ValueError(
+                f"activation='linear' is only available for cell='rnn', got cell={self.cell!r}"
+            )
+        self._hidden_sizes = _positive_sizes(self.hidden_sizes, "hidden_sizes", allow_empty=False)
+        self._dense_sizes = _positive_sizes(self.dense_sizes, "dense_sizes", allow_empty=True)
+        if self.n_jobs == 0:
+            raise ValueError("n_jobs: expected a positive number of threads, -1 or None, got 0")
+
+    def _spec(self):
+        return _network.NetworkSpec(
+            cell=self.cell,
+            hidden_sizes=self._hidden_sizes,
+            bidirectional=bool(self.bidirectional),
+            activation=self.activation,
+            dense_sizes=self._dense_sizes,
+            dropout=float(self.dropout),
+            return_sequences=bool(self.return_sequences),
+            n_inputs=self._n_inputs(),
+            n_outputs=self._n_outputs(),
+        )
+
+    def _n_inputs(self):
+        return 1 if self._layout == "table" else self.n_features_in_
+
+    def _init_state(self, spec, dtype):
+        self._spec_ = spec
+        self.params_ = _network.init_params(spec, self._random_state, dtype)
+        self._optimizer_state = None
+        self.history_ = {"loss": [], "val_loss": [], "val_score": [], "time": []}
+        self.n_iter_ = 0
+        self.best_loss_ = np.inf
+
+    def _flat_params(self, dtype):
+        """Move ``params_`` into one flat vector and make ``params_`` views into it."""
+        flat = np.concatenate([np.asarray(a, dtype=dtype).ravel() for a in self.params_.values()])
+        self._bind(flat)
+        state = self._optimizer_state
+        if _optimizers.matches(state, self.optimizer, flat):
+            cast = {k: v.astype(dtype, copy=False) for k, v in state.items() if hasattr(v, "dtype")}
+            state.update(cast)
+        else:
+            self._optimizer_state = _optimizers.init_state(self.optimizer, flat)
+        return flat
+
+    def _bind(self, flat):
+        params, offset = {}, 0
+        for name, shape in self._spec_.shapes().items():
+            size = int(np.prod(shape))
+            params[name] = flat[offset : offset + size].reshape(shape)
+            offset += size
+        self.params_ = params
+
+    def _validation_set(self, validation_data, dtype):
+        try:
+            X_val, y_val = validation_data
+        except (TypeError, ValueError):
+            raise ValueError("validation_data: expected a pair (X_val, y_val)") from None
+        seqs = validate_sequences(self, X_val, reset=False, dtype=dtype)
+        targets = self._validate_targets(y_val, seqs, reset=False)
+        return seqs, targets
+
+    def _split(self, seqs, targets, weights):
+        index = np.arange(len(seqs))
+        stratify = None
+        if hasattr(self, "classes_") and not self.return_sequences:
+            counts = np.bincount(targets)
+            stratify = targets if counts[counts > 0].min() >= 2 else None
+        train_index, val_index = train_test_split(
+            index,
+            test_size=self.validation_fraction,
+            random_state=self._random_state,
+            stratify=stratify,
+        )
+        train = (seqs.take(train_index), targets[train_index], weights[train_index])
+        return train, (seqs.take(val_index), targets[val_index])
+
+    def _train(self, flat, train, val, epochs, *, stop_early, X, y):
+        """Run up to ``epochs`` epochs; ``stop_early`` applies the MLP's stopping rules."""
+        history = self.history_
+        stopper = _Stopper(self, use_validation=val is not None and self.early_stopping)
+        last_good = flat.copy()  # weights after the last finished epoch
+        generator = np.random.default_rng(self._random_state.randint(np.iinfo(np.int32).max))
+        callbacks = _callbacks.start(self, epochs, X, y)
+        first_epoch = self.n_iter_
+        try:
+            for epoch in range(first_epoch + 1, first_epoch + epochs + 1):
+                epoch_context = callbacks.begin_epoch() if callbacks else None
+                started = time.perf_counter()
+                progress = EpochProgress(
+                    self.verbose, f"Epoch {epoch}/{first_epoch + epochs}",
+                    n_batches=-(-len(train[0]) // self.batch_size),
+                )  # fmt: skip
+                metrics = None
+                try:
+                    loss = self._epoch(flat, train, generator, progress)
+                    val_loss, val_score = self._evaluate(*val) if val else (None, None)
+                    metrics = {"loss": loss, "val_loss": val_loss, "val_score": val_score,
+                               "time": time.perf_counter() - started}  # fmt: skip
+                finally:
+                    progress.close(metrics)
+                self.n_iter_ = epoch
+                for name, value in metrics.items():
+                    history[name].append(value)
+                last_good[...] = flat
+                self.best_loss_ = min(self.best_loss_, loss)
+                stop = stopper.update(loss, val_score, flat)
+                if callbacks and callbacks.end_epoch(epoch_context, metrics):
+                    break
+                if stop_early and stop:
+                    break
+            else:
+                if stop_early:
+                    warnings.warn(
+                        f"Stochastic Optimizer: Maximum iterations ({epochs}) reached and the "
+                        "optimization hasn't converged yet.",
+                        ConvergenceWarning,
+                        stacklevel=5,
+                    )
+        except KeyboardInterrupt:
+            if self.n_iter_ == first_epoch and first_epoch == 0:
+                raise  # not one epoch finished: there is no model to keep
+            flat[...] = last_good
+            warnings.warn(
+                f"Training interrupted: keeping the weights of epoch {self.n_iter_}, the last "
+                "finished one.",
+                UserWarning,
+                stacklevel=5,
+            )
+        except FloatingPointError:
+            flat[...] = last_good
+            self._optimizer_state = None  # it may hold non-finite moments
+            raise
+        finally:
+            self.loss_curve_ = history["loss"]
+            self.validation_scores_ = history["val_score"] if val is not None else None
+            if callbacks:
+                callbacks.end()
+        if stop_early:
+            stopper.restore_best(flat)
+
+    def _epoch(self, flat, train, generator, progress):
+        """One pass over the data in shuffled mini-batches; returns the mean loss."""
+        seqs, targets, weights = train
+        row_weights = self._target_weights(targets)
+        l2 = self._l2_factors()
+        spec = self._spec_
+        threads = self._threads()
+        order = generator.permutation(len(seqs))
+        total, total_weight = 0.0, 0.0
+        for start in range(0, len(seqs), self.batch_size):
+            index = order[start : start + self.batch_size]
+            batch = seqs.take(index)
+            w = weights[index]
+            if row_weights is not None:  # per sample, or per step with return_sequences
+                factors = row_weights[index]
+                w = w * factors if factors.ndim == 1 else w[:, None] * factors
+            output, tape = _network.forward(
+                spec, self.params_, batch.x, batch.lengths,
+                training=True, rng=generator, n_threads=threads,
+            )  # fmt: skip
+            out_rows, target_rows, w_rows, scatter = self._rows(batch, output, targets[index], w)
+            w_sum = float(w_rows.sum())
+            if w_sum == 0.0:
+                progress.batch(0.0)
+                continue
+            loss, d_rows = self._loss(out_rows, target_rows, w_rows)
+            grads = _network.backward(
+                spec, self.params_, tape, scatter(d_rows),
+                bptt_steps=self.bptt_steps, n_threads=threads,
+            )  # fmt: skip
+            grad = np.concatenate([g.ravel() for g in grads.values()])
+            if l2 is not None:
+                loss += 0.5 * float(np.dot(l2 * flat, flat))
+                grad += l2 * flat
+            if not (np.isfinite(loss) and np.isfinite(grad).all()):
+                raise FloatingPointError(
+                    f"The training loss or its gradient became non-finite (loss {loss}) in "
+                    f"epoch {self.n_iter_ + 1}; training stopped and the estimator keeps the "
+                    "weights of the last finished epoch. Try a lower learning_rate, "
+                    "clip_norm, or scaled inputs and targets."
+                )
+            _optimizers.clip(grad, clip_value=self.clip_value, clip_norm=self.clip_norm)
+            _optimizers.update(
+                self._optimizer_state, flat, grad,
+                learning_rate=self.learning_rate, momentum=self.momentum, decay=self.decay,
+            )  # fmt: skip
+            total += loss * w_sum
+            total_weight += w_sum
+            progress.batch(loss)
+        return total / total_weight if total_weight else 0.0
+
+    def _rows(self, batch, output, target, weight):
+        """Network outputs, targets and weights as loss rows, plus the map from a
+        gradient on those rows back to the output's shape. With ``return_sequences`` a row
+        is one valid step; padded steps never reach the loss."""
+        if not self.return_sequences:
+            return output, target, weight, lambda d_rows: d_rows
+        mask = batch.step_mask()
+        target = target[:, : output.shape[1]]
+
+        def scatter(d_rows):
+            d_output = np.zeros(output.shape, dtype=d_rows.dtype)
+            d_output[mask] = d_rows
+            return d_output
+
+        weight = weight[:, None] if weight.ndim == 1 else weight[:, : output.shape[1]]
+        return output[mask], target[mask], np.broadcast_to(weight, mask.shape)[mask], scatter
+
+    def _l2_factors(self):
+        """``alpha`` on every weight matrix entry and 0 on biases, as one flat vector."""
+        if self.alpha == 0:
+            return None
+        dtype = np.dtype(self.dtype)
+        parts = [
+            np.full(int(np.prod(shape)), self.alpha if _network.is_weight(name) else 0.0, dtype)
+            for name, shape in self._spec_.shapes().items()
+        ]
+        return np.concatenate(parts)
+
+    def _threads(self):
+        """Kernel threads from ``n_jobs``, joblib's way: -1 is every core, -2 all but one."""
+        if self.n_jobs is None:
+            return None
+        if self.n_jobs < 0:
+            return max(1, (os.cpu_count() or 1) + 1 + self.n_jobs)
+        return self.n_jobs
+
+    # -- prediction ----------------------------------------------------------------------
+
+    def _sequences_for_predict(self, X):
+        check_is_fitted(self, "params_")
+        dtype = next(iter(self.params_.values())).dtype
+        return validate_sequences(self, X, reset=False, dtype=dtype)
+
+    def _outputs(self, seqs):
+        """Raw network outputs for every sequence: (n, k) or (n, T, k), in chunks."""
+        threads = self._threads()
+        parts = []
+        for start in range(0, len(seqs), _PREDICT_CHUNK):
+            part = seqs.take(slice(start, start + _PREDICT_CHUNK))
+            output, _ = _network.forward(
+                self._spec_, self.params_, part.x, part.lengths, n_threads=threads
+            )
+            if self.return_sequences and output.shape[1] < seqs.x.shape[1]:
+                padded = np.zeros((len(part), seqs.x.shape[1], output.shape[2]), output.dtype)
+                padded[:, : output.shape[1]] = output
+                output = padded
+            parts.append(output)
+        return np.concatenate(parts)
+
+    def _per_sample(self, seqs, values):
+        """Per-step results as a list of (T_i, ...) arrays when ``X`` was a ragged list."""
+        if self.return_sequences and seqs.ragged:
+            return unpad(values, seqs.lengths)
+        return values
+
+    def _evaluate(self, seqs, targets):
+        """(loss, score) on held-out data, without dropout."""
+        output = self._outputs(seqs)
+        out_rows, target_rows, w_rows, _ = self._rows(seqs, output, targets, np.ones(len(seqs)))
+        loss, _ = self._loss(out_rows, target_rows, w_rows)
+        return loss, self._validation_score(out_rows, target_rows, w_rows)
+
+    def _score(self, X, y, sample_weight):
+        seqs = self._sequences_for_predict(X)
+        targets = self._validate_targets(y, seqs, reset=False)
+        weights = _check_sample_weight(sample_weight, seqs.x[:, 0, 0], dtype=np.float64)
+        output = self._outputs(seqs)
+        out_rows, target_rows, w_rows, _ = self._rows(seqs, output, targets, weights)
+        return self._validation_score(out_rows, target_rows, w_rows)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.non_deterministic = False
+        return tags
+
+
+class _Stopper:
+    """scikit-learn MLP's stopping rules: stop after ``n_iter_no_change`` epochs without
+    the training loss improving by ``tol`` or, with early stopping, without the
+    validation score improving by ``tol``; then keep the best validation epoch."""
+
+    def __init__(self, estimator, *, use_validation):
+        self.patience = estimator.n_iter_no_change
+        self.tol = estimator.tol
+        self.use_validation = use_validation
+        self.best_loss = np.inf
+        self.best_score = -np.inf
+        self.best_flat = None
+        self.count = 0
+
+    def update(self, loss, val_score, flat):
+        """Record an epoch; True when training should stop."""
+        if self.use_validation:
+            improved = val_score > self.best_score + self.tol
+            if val_score > self.best_score:
+                self.best_score, self.best_flat = val_score, flat.copy()
+        else:
+            improved = loss < self.best_loss - self.tol
+            self.best_loss = min(self.best_loss, loss)
+        self.count = 0 if improved else self.count + 1
+        return self.count >= self.patience
+
+    def restore_best(self, flat):
+        if self.best_flat is not None:
+            flat[...] = self.best_flat

@@ -1,0 +1,371 @@
+"""The public estimators: :class:`RNNRegressor` and :class:`RNNClassifier`."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import ClassifierMixin, RegressorMixin
+from sklearn.metrics import r2_score
+from sklearn.utils import check_array, check_consistent_length, column_or_1d
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
+
+from . import _losses
+from ._base import BaseRNN
+from ._inputs import step_targets
+
+_COMMON_DOC = """
+    Parameters
+    ----------
+    cell : {"lstm", "gru", "rnn"}, default="lstm"
+        The recurrent cell, with PyTorch's equations and weight layout.
+    hidden_sizes : tuple of int, default=(64,)
+        Width of each stacked recurrent layer.
+    bidirectional : bool, default=False
+        Run every recurrent layer in both directions and concatenate the outputs.
+    activation : {"tanh", "relu", "linear"}, default="tanh"
+        Candidate/output activation of the cells; "linear" only for ``cell="rnn"``.
+    dense_sizes : tuple of int, default=()
+        Hidden Dense(relu) layers between the recurrent stack and the output layer.
+    dropout : float in [0, 1), default=0.0
+        Dropout on the outputs of every recurrent and dense layer, training only.
+    return_sequences : bool, default=False
+        False: one output per sequence. True: one output per time step.
+{extra}    optimizer : {"adam", "sgd", "rmsprop"}, default="adam"
+    learning_rate : float, default=1e-3
+    momentum : float, default=0.9
+        Momentum of "sgd".
+    decay : float, default=0.0
+        The learning rate at update t is ``learning_rate / (1 + decay * t)``.
+    alpha : float, default=0.0
+        L2 penalty ``alpha / 2 * sum(W ** 2)`` over weight matrices (not biases).
+    clip_norm, clip_value : float or None, default=None
+        Clip the gradient by its global norm / each component by value.
+    bptt_steps : int or None, default=None
+        Truncated backpropagation through time: windows of this many steps.
+    batch_size : int, default=32
+    max_epochs : int, default=100
+    early_stopping : bool, default=False
+        Stop when the validation score has not improved by ``tol`` for
+        ``n_iter_no_change`` epochs and keep the best epoch. The validation set is
+        ``validation_data`` when given to ``fit``, else a ``validation_fraction`` split.
+        Without it, training stops when the training loss stops improving likewise.
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=10
+    tol : float, default=1e-4
+    warm_start : bool, default=False
+        ``fit`` continues from the current weights and optimizer state.
+    random_state : int, RandomState instance or None, default=None
+        The same seed gives the same model, bit for bit, whatever ``n_jobs``.
+    n_jobs : int or None, default=None
+        Threads for the kernels; None uses all that OpenMP sees, -1 all cores.
+    verbose : int, default=0
+        1: a progress bar per epoch with the loss and validation metrics.
+    dtype : {"float32", "float64"}, default="float32"
+        Precision of the computation. Predictions are float64 either way.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Features per step (3-D or list input), or columns of a 2-D input.
+    params_ : dict of str to ndarray
+        Weights with PyTorch-style names (``rnn.0.weight_ih``, ``dense.0.weight``,
+        ``output.weight``, ...).
+    history_ : dict of lists
+        Per epoch: ``loss``, ``val_loss``, ``val_score``, ``time`` (seconds).
+    loss_curve_ : list of float
+    validation_scores_ : list of float or None
+    best_loss_ : float
+    n_iter_ : int
+        Epochs run.
+"""
+
+_LOSS_DOC = """    loss : {"mse", "mae", "huber"}, default="mse"
+"""
+_CLASS_WEIGHT_DOC = """    class_weight : dict, "balanced" or None, default=None
+        Weights of each class's samples (or steps), multiplying ``sample_weight``.
+"""
+
+
+class RNNRegressor(RegressorMixin, BaseRNN):
+    """Recurrent network regressor: sequences in, a value (or one per step) out."""
+
+    __doc__ += _COMMON_DOC.replace("{extra}", _LOSS_DOC)
+
+    _parameter_constraints = {
+        **BaseRNN._parameter_constraints,
+        "loss": [StrOptions(set(_losses.REGRESSION_LOSSES))],
+    }
+
+    def __init__(
+        self,
+        *,
+        cell="lstm",
+        hidden_sizes=(64,),
+        bidirectional=False,
+        activation="tanh",
+        dense_sizes=(),
+        dropout=0.0,
+        return_sequences=False,
+        loss="mse",
+        optimizer="adam",
+        learning_rate=1e-3,
+        momentum=0.9,
+        decay=0.0,
+        alpha=0.0,
+        clip_norm=None,
+        clip_value=None,
+        bptt_steps=None,
+        batch_size=32,
+        max_epochs=100,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        warm_start=False,
+        random_state=None,
+        n_jobs=None,
+        verbose=0,
+        dtype="float32",
+    ):
+        self.cell = cell
+        self.hidden_sizes = hidden_sizes
+        self.bidirectional = bidirectional
+        self.activation = activation
+        self.dense_sizes = dense_sizes
+        self.dropout = dropout
+        self.return_sequences = return_sequences
+        self.loss = loss
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.decay = decay
+        self.alpha = alpha
+        self.clip_norm = clip_norm
+        self.clip_value = clip_value
+        self.bptt_steps = bptt_steps
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.dtype = dtype
+
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over ``X``, ``y`` from the current weights (first call: new ones)."""
+        return self._partial_fit(X, y, sample_weight)
+
+    def predict(self, X):
+        """Predicted values: (n,) or (n, k) per sequence; with ``return_sequences``
+        (n, T[, k]), or a list of (T_i[, k]) arrays for a ragged ``X``. float64."""
+        seqs = self._sequences_for_predict(X)
+        values = self._outputs(seqs).astype(np.float64)
+        if self._single_output:
+            values = values[..., 0]
+        return self._per_sample(seqs, values)
+
+    def score(self, X, y, sample_weight=None):
+        """R² of the predictions (over every valid step with ``return_sequences``)."""
+        return self._score(X, y, sample_weight)
+
+    def _validate_targets(self, y, seqs, *, reset, classes=None):
+        dtype = seqs.x.dtype
+        if self.return_sequences:
+            y = step_targets(y, seqs, dtype=dtype)
+        else:
+            y = check_array(y, ensure_2d=False, dtype=dtype, input_name="y")
+            check_consistent_length(seqs.x, y)
+        single = y.ndim == (2 if self.return_sequences else 1)
+        if single:
+            y = y[..., None]
+        if reset:
+            self._single_output = single
+            self.n_outputs_ = y.shape[-1]
+        elif y.shape[-1] != self.n_outputs_:
+            raise ValueError(
+                f"y: expected {self.n_outputs_} outputs like in fit, got {y.shape[-1]}"
+            )
+        return y
+
+    def _n_outputs(self):
+        return self.n_outputs_
+
+    def _loss(self, output, target, weight):
+        return _losses.regression(self.loss, output, target, weight)
+
+    def _validation_score(self, output, target, weight):
+        return float(r2_score(target, output.astype(np.float64), sample_weight=weight))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+
+class RNNClassifier(ClassifierMixin, BaseRNN):
+    """Recurrent network classifier: sequences in, a label (or one per step) out.
+
+    Two classes use one sigmoid output, more use a softmax; the loss is cross-entropy.
+    Labels may be of any type (strings too).
+    """
+
+    __doc__ += _COMMON_DOC.replace("{extra}", _CLASS_WEIGHT_DOC)
+
+    _parameter_constraints = {
+        **BaseRNN._parameter_constraints,
+        "class_weight": [StrOptions({"balanced"}), dict, None],
+    }
+
+    def __init__(
+        self,
+        *,
+        cell="lstm",
+        hidden_sizes=(64,),
+        bidirectional=False,
+        activation="tanh",
+        dense_sizes=(),
+        dropout=0.0,
+        return_sequences=False,
+        class_weight=None,
+        optimizer="adam",
+        learning_rate=1e-3,
+        momentum=0.9,
+        decay=0.0,
+        alpha=0.0,
+        clip_norm=None,
+        clip_value=None,
+        bptt_steps=None,
+        batch_size=32,
+        max_epochs=100,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        warm_start=False,
+        random_state=None,
+        n_jobs=None,
+        verbose=0,
+        dtype="float32",
+    ):
+        self.cell = cell
+        self.hidden_sizes = hidden_sizes
+        self.bidirectional = bidirectional
+        self.activation = activation
+        self.dense_sizes = dense_sizes
+        self.dropout = dropout
+        self.return_sequences = return_sequences
+        self.class_weight = class_weight
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.decay = decay
+        self.alpha = alpha
+        self.clip_norm = clip_norm
+        self.clip_value = clip_value
+        self.bptt_steps = bptt_steps
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.dtype = dtype
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch over ``X``, ``y`` from the current weights. The first call needs
+        ``classes``: every label that will ever appear."""
+        if not hasattr(self, "classes_") and classes is None:
+            raise ValueError("classes: must be passed on the first call to partial_fit")
+        return self._partial_fit(X, y, sample_weight, classes=classes)
+
+    def predict_proba(self, X):
+        """Class probabilities: (n, n_classes), or (n, T, n_classes) / a list of
+        (T_i, n_classes) arrays with ``return_sequences``."""
+        seqs = self._sequences_for_predict(X)
+        output = self._outputs(seqs)
+        proba = _losses.probabilities(output.reshape(-1, output.shape[-1]))
+        return self._per_sample(seqs, proba.reshape(*output.shape[:-1], -1))
+
+    def predict(self, X):
+        """Predicted labels: (n,), or (n, T) / a list of (T_i,) arrays with
+        ``return_sequences``."""
+        proba = self.predict_proba(X)
+        if isinstance(proba, list):
+            return [self.classes_[p.argmax(axis=-1)] for p in proba]
+        return self.classes_[proba.argmax(axis=-1)]
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy (over every valid step with ``return_sequences``)."""
+        return self._score(X, y, sample_weight)
+
+    def _validate_targets(self, y, seqs, *, reset, classes=None):
+        if self.return_sequences:
+            labels = step_targets(y, seqs)
+            if labels.ndim != 2:
+                raise ValueError(
+                    f"y: with return_sequences=True expected one label per step, shape "
+                    f"(n_samples, n_timesteps), got {labels.shape}"
+                )
+            valid = seqs.step_mask()
+        else:
+            labels = column_or_1d(y, warn=True)
+            check_consistent_length(seqs.x, labels)
+            valid = np.ones(labels.shape, dtype=bool)
+        observed = check_array(labels[valid], ensure_2d=False, dtype=None, input_name="y")
+        if reset:
+            check_classification_targets(observed)
+            self.classes_ = np.unique(observed if classes is None else np.asarray(classes))
+            if len(self.classes_) < 2:
+                raise ValueError(
+                    "y: the classifier needs samples of at least 2 classes in the data; "
+                    f"got 1 class: {self.classes_[0]!r}"
+                )
+        codes = np.searchsorted(self.classes_, observed)
+        codes = np.minimum(codes, len(self.classes_) - 1)
+        unknown = self.classes_[codes] != observed
+        if unknown.any():
+            raise ValueError(
+                f"y: contains labels not in classes_ {list(self.classes_)}: "
+                f"{sorted(set(observed[unknown].tolist()))}"
+            )
+        encoded = np.full(labels.shape, -1, dtype=np.int64)  # -1: padding, never in the loss
+        encoded[valid] = codes
+        return encoded
+
+    def _n_outputs(self):
+        return 1 if len(self.classes_) == 2 else len(self.classes_)
+
+    def _loss(self, output, target, weight):
+        return _losses.cross_entropy(output, target, weight)
+
+    def _target_weights(self, target):
+        if self.class_weight is None:
+            return None
+        n_classes = len(self.classes_)
+        if self.class_weight == "balanced":
+            observed = target[target >= 0]
+            counts = np.bincount(observed, minlength=n_classes)
+            per_class = observed.size / (n_classes * np.maximum(counts, 1))
+        else:
+            per_class = compute_class_weight(
+                self.class_weight, classes=self.classes_, y=self.classes_
+            )
+        return per_class[target]
+
+    def _validation_score(self, output, target, weight):
+        predicted = _losses.probabilities(output).argmax(axis=1)
+        return float(np.average(predicted == target, weights=weight))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = True
+        return tags

@@ -1,0 +1,207 @@
+"""Sequence inputs and targets: from what users pass to padded arrays with lengths.
+
+Three layouts of ``X`` are accepted (DESIGN §5, Inputs):
+
+- a 3-D array (n_samples, n_timesteps, n_features): ``n_features_in_`` is F and any
+  number of steps is accepted at predict time;
+- a 2-D array (n_samples, n_timesteps), or a list of equal-length lists of numbers:
+  univariate sequences read as a table, so ``n_features_in_`` is the number of columns
+  and predict needs the same number (scikit-learn's rule for 2-D input);
+- a list of (T_i, F) or (T_i,) arrays of different lengths: packed into a zero-padded
+  (n, max T_i, F) array and ``lengths``; the kernels never process the padding.
+
+Validation goes through scikit-learn's own helpers, so messages read as its users expect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.utils import check_array
+from sklearn.utils.validation import _check_feature_names, validate_data
+
+TABLE = "table"  # 2-D input: columns are time steps, n_features_in_ counts them
+SEQUENCES = "sequences"  # 3-D or ragged input: n_features_in_ counts features per step
+
+
+@dataclass(frozen=True)
+class Sequences:
+    """A batch of sequences: ``x`` (n, T, F) zero-padded, ``lengths`` (n,) int64 or None
+    when every sequence has T steps; ``ragged`` when the user passed a list."""
+
+    x: np.ndarray
+    lengths: np.ndarray | None
+    ragged: bool = False
+
+    def __len__(self):
+        return self.x.shape[0]
+
+    @property
+    def steps(self):
+        """Valid steps of each sequence, (n,) int64."""
+        if self.lengths is None:
+            return np.full(len(self), self.x.shape[1], dtype=np.int64)
+        return self.lengths
+
+    def take(self, index):
+        """The sequences at ``index``, trimmed to the longest of them."""
+        if self.lengths is None:
+            return Sequences(self.x[index], None, self.ragged)
+        lengths = self.lengths[index]
+        steps = int(lengths.max())
+        return Sequences(np.ascontiguousarray(self.x[index, :steps]), lengths, self.ragged)
+
+    def step_mask(self):
+        """(n, T) bool: which steps are valid."""
+        return np.arange(self.x.shape[1]) < self.steps[:, None]
+
+
+def validate_sequences(estimator, X, *, reset, dtype):
+    """Check ``X`` and return it as :class:`Sequences` in ``dtype``.
+
+    ``reset=True`` (fit) records ``n_features_in_``, feature names and the layout;
+    ``reset=False`` (predict) checks ``X`` against them.
+    """
+    items = _ragged_items(X)
+    if items is not None:
+        return _pack(estimator, items, reset=reset, dtype=dtype)
+    ndim = len(X.shape) if hasattr(X, "shape") else np.asarray(X).ndim
+    layout = getattr(estimator, "_layout", None)
+    if ndim == 3:
+        if not reset and layout == TABLE:
+            raise ValueError(
+                f"X: {type(estimator).__name__} was fitted on 2-D input (n_samples, "
+                f"n_timesteps); got a 3-D array of shape {np.shape(X)}"
+            )
+        x = check_array(X, allow_nd=True, dtype=dtype, input_name="X", estimator=estimator)
+        if min(x.shape) < 1:
+            raise ValueError(f"X: every dimension must be at least 1, got shape {x.shape}")
+        _check_features(estimator, x.shape[2], reset=reset)
+        _check_feature_names(estimator, x, reset=reset)
+        _set_layout(estimator, SEQUENCES, reset)
+        return Sequences(x, None)
+    if not reset and layout == SEQUENCES:
+        # 2-D input to a model fitted on sequences: univariate sequences of any length.
+        x = check_array(X, dtype=dtype, input_name="X", estimator=estimator)
+        _check_features(estimator, 1, reset=False)
+        return Sequences(x[:, :, None], None)
+    x = validate_data(estimator, X, reset=reset, dtype=dtype)
+    _set_layout(estimator, TABLE, reset)
+    return Sequences(x[:, :, None], None)
+
+
+def _set_layout(estimator, layout, reset):
+    if reset:
+        estimator._layout = layout
+
+
+def _check_features(estimator, n_features, *, reset):
+    if reset:
+        estimator.n_features_in_ = n_features
+    elif n_features != estimator.n_features_in_:
+        raise ValueError(
+            f"X has {n_features} features, but {type(estimator).__name__} is expecting "
+            f"{estimator.n_features_in_} features as input."
+        )
+
+
+def _ragged_items(X):
+    """The list's items as arrays when ``X`` is a list of sequences, else None.
+
+    A list of equal-length 1-D items is a table (scikit-learn's 2-D input), not ragged.
+    """
+    if not isinstance(X, (list, tuple)) or len(X) == 0:
+        return None
+    items = []
+    for item in X:
+        if not hasattr(item, "__len__") or isinstance(item, (str, bytes)):
+            return None
+        try:
+            array = np.asarray(item)
+        except ValueError:
+            return None
+        if array.ndim not in (1, 2) or array.dtype == object:
+            return None
+        items.append(array)
+    if all(a.ndim == 1 for a in items) and len({len(a) for a in items}) == 1:
+        return None
+    return items
+
+
+def _pack(estimator, items, *, reset, dtype):
+    layout = getattr(estimator, "_layout", None)
+    if not reset and layout == TABLE:
+        raise ValueError(
+            f"X: {type(estimator).__name__} was fitted on 2-D input (n_samples, "
+            f"n_timesteps) with {estimator.n_features_in_} steps; got a list of sequences"
+        )
+    arrays = []
+    for i, item in enumerate(items):
+        array = check_array(
+            item, ensure_2d=False, dtype=dtype, input_name=f"X[{i}]", estimator=estimator
+        )
+        arrays.append(array[:, None] if array.ndim == 1 else array)
+    widths = {a.shape[1] for a in arrays}
+    if len(widths) != 1:
+        raise ValueError(
+            f"X: every sequence needs the same number of features, got {sorted(widths)}"
+        )
+    _check_features(estimator, widths.pop(), reset=reset)
+    _check_feature_names(estimator, arrays[0], reset=reset)
+    _set_layout(estimator, SEQUENCES, reset)
+    x, lengths = pad(arrays)
+    return Sequences(x, lengths, ragged=True)
+
+
+def pad(arrays):
+    """Stack (T_i, ...) arrays into a zero-padded (n, max T_i, ...) array and lengths."""
+    lengths = np.array([len(a) for a in arrays], dtype=np.int64)
+    out = np.zeros((len(arrays), int(lengths.max()), *arrays[0].shape[1:]), arrays[0].dtype)
+    for i, a in enumerate(arrays):
+        out[i, : len(a)] = a
+    return out, lengths
+
+
+def unpad(array, lengths):
+    """The inverse of :func:`pad`: a list of ``array[i, :lengths[i]]``."""
+    return [array[i, :n] for i, n in enumerate(lengths)]
+
+
+def step_targets(y, seqs, *, dtype=None):
+    """Per-step targets for ``return_sequences``: (n, T[, k]) aligned with ``seqs``.
+
+    ``y`` is an array (n, T[, k]) for array ``X`` or a list of (T_i[, k]) arrays matching
+    a ragged ``X``. ``dtype=None`` keeps labels as they are (classification).
+    """
+    n, steps = len(seqs), seqs.steps
+    if isinstance(y, (list, tuple)) and (seqs.ragged or len({len(v) for v in y}) > 1):
+        if len(y) != n:
+            raise ValueError(f"y: expected {n} sequences like X, got {len(y)}")
+        arrays = []
+        for i, item in enumerate(y):
+            a = (
+                np.asarray(item)
+                if dtype is None
+                else check_array(item, ensure_2d=False, dtype=dtype, input_name=f"y[{i}]")
+            )
+            if a.ndim not in (1, 2) or len(a) != steps[i]:
+                raise ValueError(
+                    f"y[{i}]: expected {steps[i]} steps like X[{i}], got shape {a.shape}"
+                )
+            arrays.append(a)
+        if len({a.shape[1:] for a in arrays}) != 1:
+            raise ValueError("y: every sequence needs the same number of outputs per step")
+        return pad(arrays)[0]
+    y = (
+        np.asarray(y)
+        if dtype is None
+        else check_array(y, ensure_2d=False, allow_nd=True, dtype=dtype, input_name="y")
+    )
+    want = (n, seqs.x.shape[1])
+    if y.ndim not in (2, 3) or y.shape[:2] != want:
+        raise ValueError(
+            f"y: with return_sequences=True expected shape {want} or {want + ('k',)} "
+            f"(one target per step), got {y.shape}"
+        )
+    return y

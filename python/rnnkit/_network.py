@@ -1,0 +1,251 @@
+"""The network behind the estimators: recurrent layers, dropout, a dense head, an output layer.
+
+Parameters live in a plain dict of numpy arrays named like PyTorch's modules
+(``rnn.0.weight_ih``, ``rnn.0.weight_ih_reverse``, ``dense.0.weight``, ``output.weight``),
+so they pickle with the estimator and move to and from ``torch.nn.LSTM`` / ``Linear``
+unchanged. Dense weights are (out, in), as in ``torch.nn.Linear``.
+
+Data flows as (B, T, F) batches with optional ``lengths``:
+
+- each recurrent layer runs :func:`rnnkit.ops.forward` once per direction; a
+  bidirectional layer concatenates both directions on the last axis;
+- the last recurrent layer gives either every step (``return_sequences``) or, per
+  direction, the state after its last processed step (``h_n``: the last valid step
+  forward, step 0 backward), which is what Keras' ``return_sequences=False`` returns;
+- dropout (inverted, training only) follows every recurrent and dense layer;
+- dense layers (relu) and the output layer act on each row, or on each step of each row.
+
+Every matrix product goes through :func:`rnnkit.ops.matmul`, so a row's output never
+depends on the other rows of its batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import ops
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """The architecture: everything needed to build, run and differentiate the network."""
+
+    cell: str
+    hidden_sizes: tuple[int, ...]
+    bidirectional: bool
+    activation: str
+    dense_sizes: tuple[int, ...]
+    dropout: float
+    return_sequences: bool
+    n_inputs: int
+    n_outputs: int
+
+    @property
+    def directions(self):
+        """Name suffix of each direction of a recurrent layer, PyTorch style."""
+        return ("", "_reverse") if self.bidirectional else ("",)
+
+    @property
+    def recurrent_width(self):
+        """Features leaving the last recurrent layer."""
+        return self.hidden_sizes[-1] * len(self.directions)
+
+    def shapes(self):
+        """Name -> shape of every parameter, in a fixed order."""
+        shapes = {}
+        gates = ops.GATES[self.cell]
+        width = self.n_inputs
+        for layer, hidden in enumerate(self.hidden_sizes):
+            for suffix in self.directions:
+                prefix = f"rnn.{layer}."
+                shapes[prefix + "weight_ih" + suffix] = (gates * hidden, width)
+                shapes[prefix + "weight_hh" + suffix] = (gates * hidden, hidden)
+                shapes[prefix + "bias_ih" + suffix] = (gates * hidden,)
+                shapes[prefix + "bias_hh" + suffix] = (gates * hidden,)
+            width = hidden * len(self.directions)
+        for layer, size in enumerate(self.dense_sizes):
+            shapes[f"dense.{layer}.weight"] = (size, width)
+            shapes[f"dense.{layer}.bias"] = (size,)
+            width = size
+        shapes["output.weight"] = (self.n_outputs, width)
+        shapes["output.bias"] = (self.n_outputs,)
+        return shapes
+
+
+def is_weight(name):
+    """Whether a parameter is a weight matrix (L2-penalized), not a bias."""
+    return ".weight" in name
+
+
+def init_params(spec, rng, dtype):
+    """Keras' defaults: Glorot-uniform input and dense weights, orthogonal recurrent
+    weights, zero biases except LSTM forget gates (bias 1, Keras' ``unit_forget_bias``).
+
+    ``rng`` is a numpy ``RandomState``; values are drawn in float64, then cast, so that
+    float32 and float64 networks start from the same point.
+    """
+    params = {}
+    for name, shape in spec.shapes().items():
+        if ".weight_hh" in name:
+            value = _orthogonal(rng, shape)
+        elif is_weight(name):
+            fan_out, fan_in = shape
+            limit = np.sqrt(6.0 / (fan_in + fan_out))
+            value = rng.uniform(-limit, limit, size=shape)
+        else:
+            value = np.zeros(shape)
+            if spec.cell == "lstm" and ".bias_ih" in name:
+                hidden = shape[0] // 4
+                value[hidden : 2 * hidden] = 1.0  # gate order i, f, g, o
+        params[name] = np.ascontiguousarray(value, dtype=dtype)
+    return params
+
+
+def _orthogonal(rng, shape):
+    """A (G*H, H) matrix with orthonormal columns, as Keras' orthogonal initializer gives
+    its (H, G*H) recurrent kernel orthonormal rows."""
+    q, r = np.linalg.qr(rng.standard_normal(shape))
+    return q * np.sign(np.diag(r))  # sign fix: uniform over orthogonal matrices
+
+
+@dataclass
+class Tape:
+    """What :func:`backward` needs from one training :func:`forward` call."""
+
+    lengths: np.ndarray | None
+    steps: int
+    caches: list = field(default_factory=list)  # per layer, per direction: ops caches
+    recurrent_masks: list = field(default_factory=list)  # per layer: dropout mask or None
+    head_inputs: list = field(default_factory=list)  # input rows of each dense/output layer
+    head_masks: list = field(default_factory=list)  # per dense layer: dropout mask or None
+
+
+def forward(spec, params, x, lengths=None, *, training=False, rng=None, n_threads=None):
+    """Run the network on ``x`` (B, T, F) with optional ``lengths`` (B,).
+
+    Returns ``(output, tape)``: ``output`` is (B, n_outputs), or (B, T, n_outputs) with
+    ``return_sequences`` (rows past a sequence's length are meaningless there); ``tape``
+    is for :func:`backward` and None unless ``training``. Dropout needs ``rng`` (a numpy
+    ``Generator``) when training.
+    """
+    batch, steps, _ = x.shape
+    tape = Tape(lengths, steps) if training else None
+    dropout = spec.dropout if training else 0.0
+    h = x
+    last_layer = len(spec.hidden_sizes) - 1
+    for layer in range(len(spec.hidden_sizes)):
+        results = [
+            ops.forward(
+                spec.cell,
+                h,
+                *_recurrent_params(params, layer, suffix),
+                lengths=lengths,
+                reverse=bool(suffix),
+                activation=spec.activation,
+                training=training,
+                n_threads=n_threads,
+            )
+            for suffix in spec.directions
+        ]
+        if layer == last_layer and not spec.return_sequences:
+            h = _concat([r.h_n for r in results])
+        else:
+            h = _concat([r.output for r in results])
+        h, mask = _dropout(h, dropout, rng)
+        if training:
+            tape.caches.append([r.cache for r in results])
+            tape.recurrent_masks.append(mask)
+
+    rows = h.reshape(-1, h.shape[-1])
+    for layer in range(len(spec.dense_sizes)):
+        if training:
+            tape.head_inputs.append(rows)
+        rows = _linear(rows, params, f"dense.{layer}", n_threads)
+        np.maximum(rows, 0, out=rows)
+        rows, mask = _dropout(rows, dropout, rng)
+        if training:
+            tape.head_masks.append(mask)
+    if training:
+        tape.head_inputs.append(rows)
+    out = _linear(rows, params, "output", n_threads)
+    if spec.return_sequences:
+        out = out.reshape(batch, steps, spec.n_outputs)
+    return out, tape
+
+
+def backward(spec, params, tape, d_output, *, bptt_steps=None, n_threads=None):
+    """Gradients of a scalar loss w.r.t. every parameter, given its gradient ``d_output``
+    w.r.t. :func:`forward`'s output. Returns a dict with the names of ``params``."""
+    grads = {}
+    d_rows = d_output.reshape(-1, spec.n_outputs)
+    d_rows = _linear_backward(d_rows, tape.head_inputs[-1], params, "output", grads, n_threads)
+    for layer in reversed(range(len(spec.dense_sizes))):
+        rows_in = tape.head_inputs[layer]
+        if tape.head_masks[layer] is not None:
+            d_rows = d_rows * tape.head_masks[layer]
+        # relu'(z) from its output, which is what the next layer received
+        d_rows = np.where(tape.head_inputs[layer + 1] > 0, d_rows, 0)
+        d_rows = _linear_backward(d_rows, rows_in, params, f"dense.{layer}", grads, n_threads)
+
+    last_layer = len(spec.hidden_sizes) - 1
+    d_h = d_rows
+    for layer in reversed(range(len(spec.hidden_sizes))):
+        if tape.recurrent_masks[layer] is not None:
+            d_h = d_h.reshape(tape.recurrent_masks[layer].shape) * tape.recurrent_masks[layer]
+        hidden = spec.hidden_sizes[layer]
+        final_only = layer == last_layer and not spec.return_sequences
+        d_x = None
+        for k, (suffix, cache) in enumerate(zip(spec.directions, tape.caches[layer])):
+            if final_only:
+                d_h_n = d_h.reshape(-1, d_h.shape[-1])[:, k * hidden : (k + 1) * hidden]
+                batch = d_h_n.shape[0]
+                d_out = np.zeros((batch, tape.steps, hidden), dtype=d_h_n.dtype)
+            else:
+                d_out = d_h.reshape(-1, tape.steps, d_h.shape[-1])[
+                    ..., k * hidden : (k + 1) * hidden
+                ]
+                d_h_n = None
+            g = ops.backward(cache, d_out, d_h_n, bptt_steps=bptt_steps, n_threads=n_threads)
+            prefix = f"rnn.{layer}."
+            grads[prefix + "weight_ih" + suffix] = g.d_weight_ih
+            grads[prefix + "weight_hh" + suffix] = g.d_weight_hh
+            grads[prefix + "bias_ih" + suffix] = g.d_bias_ih
+            grads[prefix + "bias_hh" + suffix] = g.d_bias_hh
+            d_x = g.d_x if d_x is None else d_x + g.d_x
+        d_h = d_x
+    return {name: grads[name] for name in params}
+
+
+def _recurrent_params(params, layer, suffix):
+    prefix = f"rnn.{layer}."
+    return tuple(
+        params[prefix + name + suffix] for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    )
+
+
+def _concat(arrays):
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays, axis=-1)
+
+
+def _dropout(h, rate, rng):
+    """Inverted dropout: training scales kept units by 1/(1-rate), inference does nothing."""
+    if rate == 0.0:
+        return h, None
+    keep = rng.random(h.shape, dtype=h.dtype) >= rate
+    mask = keep.astype(h.dtype) / h.dtype.type(1.0 - rate)
+    return h * mask, mask
+
+
+def _linear(rows, params, prefix, n_threads):
+    out = ops.matmul(rows, params[prefix + ".weight"].T, n_threads=n_threads)
+    out += params[prefix + ".bias"]
+    return out
+
+
+def _linear_backward(d_out, rows_in, params, prefix, grads, n_threads):
+    """Fill the layer's gradients in ``grads``; return the gradient w.r.t. its input."""
+    grads[prefix + ".weight"] = ops.matmul(d_out.T, rows_in, n_threads=n_threads)
+    grads[prefix + ".bias"] = d_out.sum(axis=0)
+    return ops.matmul(d_out, params[prefix + ".weight"], n_threads=n_threads)
