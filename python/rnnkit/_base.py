@@ -135,44 +135,56 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator):
         """
         return self._fit(X, y, sample_weight, validation_data, incremental=False)
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def _partial_fit(self, X, y, sample_weight, classes=None):
-        return self._fit(X, y, sample_weight, None, incremental=True, classes=classes)
-
     def _fit(self, X, y, sample_weight, validation_data, *, incremental, classes=None):
+        first_pass = not hasattr(self, "params_") or not (self.warm_start or incremental)
+        fitted_state = dict(vars(self))
+        try:
+            train, val = self._validate_fit_data(
+                X, y, sample_weight, validation_data, first_pass, incremental, classes
+            )
+        except BaseException:
+            # Validation records n_features_in_, classes_, ...: a failed call must not
+            # leave them describing data the fitted weights never saw.
+            vars(self).clear()
+            vars(self).update(fitted_state)
+            raise
+        dtype = np.dtype(self.dtype)
+        spec = self._spec()
+        if first_pass:
+            self._init_state(spec, dtype)
+        flat = self._flat_params(dtype)
+        epochs = 1 if incremental else self.max_epochs
+        self._train(flat, train, val, epochs, stop_early=not incremental, X=X, y=y,
+                    sample_weight=sample_weight)  # fmt: skip
+        return self
+
+    def _validate_fit_data(self, X, y, sample_weight, validation_data, first_pass, incremental,
+                           classes):  # fmt: skip
+        """Check everything a fit call gets, before any training; returns the training
+        data (sequences, targets, weights) and the validation data or None."""
         self._check_architecture()
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None"
             )
-        first_pass = not hasattr(self, "params_") or not (self.warm_start or incremental)
         dtype = np.dtype(self.dtype)
         seqs = validate_sequences(self, X, reset=first_pass, dtype=dtype)
         targets = self._validate_targets(y, seqs, reset=first_pass, classes=classes)
         weights = _check_sample_weight(
             sample_weight, seqs.x[:, 0, 0], dtype=np.float64, ensure_non_negative=True
         )
-        train = (seqs, targets, weights)
-        val = None
-        if validation_data is not None:
-            val = self._validation_set(validation_data, dtype)
-        elif self.early_stopping and not incremental:
-            train, val = self._split(seqs, targets, weights)
-
-        spec = self._spec()
-        if first_pass or not hasattr(self, "_random_state"):
-            self._random_state = check_random_state(self.random_state)
-        if first_pass:
-            self._init_state(spec, dtype)
-        elif spec != self._spec_:
+        if not first_pass and self._spec() != self._spec_:
             raise ValueError(
                 "The network's shape changed since the last fit (cell, sizes, outputs or "
                 "inputs); set warm_start=False to train a new one"
             )
-        flat = self._flat_params(dtype)
-        epochs = 1 if incremental else self.max_epochs
-        self._train(flat, train, val, epochs, stop_early=not incremental, X=X, y=y)
-        return self
+        if first_pass or not hasattr(self, "_random_state"):
+            self._random_state = check_random_state(self.random_state)
+        if validation_data is not None:
+            return (seqs, targets, weights), self._validation_set(validation_data, dtype)
+        if self.early_stopping and not incremental:
+            return self._split(seqs, targets, weights)
+        return (seqs, targets, weights), None
 
     def _check_architecture(self):
         if self.activation == "linear" and self.cell != "rnn":
@@ -252,13 +264,13 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator):
         train = (seqs.take(train_index), targets[train_index], weights[train_index])
         return train, (seqs.take(val_index), targets[val_index])
 
-    def _train(self, flat, train, val, epochs, *, stop_early, X, y):
+    def _train(self, flat, train, val, epochs, *, stop_early, X, y, sample_weight):
         """Run up to ``epochs`` epochs; ``stop_early`` applies the MLP's stopping rules."""
         history = self.history_
         stopper = _Stopper(self, use_validation=val is not None and self.early_stopping)
         last_good = flat.copy()  # weights after the last finished epoch
         generator = np.random.default_rng(self._random_state.randint(np.iinfo(np.int32).max))
-        callbacks = _callbacks.start(self, epochs, X, y)
+        callbacks = _callbacks.start(self, epochs, X, y, sample_weight)
         first_epoch = self.n_iter_
         try:
             for epoch in range(first_epoch + 1, first_epoch + epochs + 1):
@@ -282,18 +294,20 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator):
                 last_good[...] = flat
                 self.best_loss_ = min(self.best_loss_, loss)
                 stop = stopper.update(loss, val_score, flat)
-                if callbacks and callbacks.end_epoch(epoch_context, metrics):
-                    break
+                if callbacks and callbacks.end_epoch(epoch_context):
+                    break  # a callback asked to stop
                 if stop_early and stop:
                     break
             else:
-                if stop_early:
+                if stop_early:  # every epoch ran and the stopping rule never fired
                     warnings.warn(
                         f"Stochastic Optimizer: Maximum iterations ({epochs}) reached and the "
                         "optimization hasn't converged yet.",
                         ConvergenceWarning,
                         stacklevel=5,
                     )
+            if stop_early:
+                stopper.restore_best(flat)
         except KeyboardInterrupt:
             if self.n_iter_ == first_epoch and first_epoch == 0:
                 raise  # not one epoch finished: there is no model to keep
@@ -313,8 +327,6 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator):
             self.validation_scores_ = history["val_score"] if val is not None else None
             if callbacks:
                 callbacks.end()
-        if stop_early:
-            stopper.restore_best(flat)
 
     def _epoch(self, flat, train, generator, progress):
         """One pass over the data in shuffled mini-batches; returns the mean loss."""
@@ -478,7 +490,7 @@ class _Stopper:
             improved = loss < self.best_loss - self.tol
             self.best_loss = min(self.best_loss, loss)
         self.count = 0 if improved else self.count + 1
-        return self.count >= self.patience
+        return self.count > self.patience  # MLP's rule: patience epochs, then one more
 
     def restore_best(self, flat):
         if self.best_flat is not None:

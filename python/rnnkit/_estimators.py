@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import ClassifierMixin, RegressorMixin
+from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
 from sklearn.utils import check_array, check_consistent_length, column_or_1d
 from sklearn.utils._param_validation import StrOptions
@@ -156,9 +156,10 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         self.verbose = verbose
         self.dtype = dtype
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over ``X``, ``y`` from the current weights (first call: new ones)."""
-        return self._partial_fit(X, y, sample_weight)
+        return self._fit(X, y, sample_weight, None, incremental=True)
 
     def predict(self, X):
         """Predicted values: (n,) or (n, k) per sequence; with ``return_sequences``
@@ -280,12 +281,13 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
         self.verbose = verbose
         self.dtype = dtype
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over ``X``, ``y`` from the current weights. The first call needs
         ``classes``: every label that will ever appear."""
         if not hasattr(self, "classes_") and classes is None:
             raise ValueError("classes: must be passed on the first call to partial_fit")
-        return self._partial_fit(X, y, sample_weight, classes=classes)
+        return self._fit(X, y, sample_weight, None, incremental=True, classes=classes)
 
     def predict_proba(self, X):
         """Class probabilities: (n, n_classes), or (n, T, n_classes) / a list of

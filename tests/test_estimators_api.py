@@ -1,0 +1,781 @@
+"""The public API of RNNRegressor and RNNClassifier, as DESIGN §5 (Estimators) promises it.
+
+Input layouts (3-D, 2-D, lists, ragged lists) and output shapes, the bitwise guarantees
+(a prediction never depends on its batch; the same seed gives the same model whatever
+n_jobs), fitted attributes, the stopping rules, warm starts and partial_fit, persistence
+and scikit-learn meta-estimators, sample and class weights, optimizers, truncated BPTT,
+verbose output and scikit-learn's callback API.
+
+Every model here is tiny and trains for a few epochs: the file checks the contract, not
+how well the networks learn (tests/test_sklearn_checks.py covers learning).
+"""
+
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.metrics import r2_score
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.validation import check_is_fitted
+
+import rnnkit._progress
+from rnnkit import RNNClassifier, RNNRegressor
+
+# Few epochs on purpose: "Maximum iterations reached" is expected noise here.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+# One kernel thread unless threads are the subject: on a busy 2-core machine OpenMP's
+# spinning threads can make these tiny fits 100x slower. Threads are exercised where a
+# bitwise guarantee is about them (batch independence, seeds).
+SERIAL = dict(random_state=0, n_jobs=1)
+TINY = dict(hidden_sizes=(3,), max_epochs=2, **SERIAL)
+RAGGED_LENGTHS = (3, 7, 5, 2, 6, 4)
+
+
+def _sequences(n=24, steps=5, features=2, seed=0):
+    return np.random.default_rng(seed).standard_normal((n, steps, features))
+
+
+def _ragged(features, seed=1):
+    """Sequences of RAGGED_LENGTHS steps: (T_i, F) arrays, or (T_i,) when features is None."""
+    rng = np.random.default_rng(seed)
+    shape = () if features is None else (features,)
+    return [rng.standard_normal((t, *shape)) for t in RAGGED_LENGTHS]
+
+
+def _target(X):
+    """A learnable target: the mean of the first feature over time."""
+    return X[:, :, 0].mean(axis=1)
+
+
+def _labels(X, n_classes):
+    """String labels from the target, deliberately named out of sorted order."""
+    names = np.array(["up", "down"] if n_classes == 2 else ["mid", "low", "high"])
+    edges = [0.0] if n_classes == 2 else [-0.2, 0.2]
+    return names[np.digitize(_target(X), edges)]
+
+
+def _params_equal(a, b):
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def _copy_params(estimator):
+    # params_ are views into the training vector: copy before training further.
+    return {name: value.copy() for name, value in estimator.params_.items()}
+
+
+# -- input layouts ------------------------------------------------------------------------
+
+
+def test_3d_input_accepts_any_number_of_steps_at_predict():
+    X = _sequences(steps=5, features=2)
+    est = RNNRegressor(**TINY).fit(X, _target(X))
+    assert est.n_features_in_ == 2
+    for steps in (1, 3, 9):
+        assert est.predict(_sequences(n=4, steps=steps, features=2)).shape == (4,)
+    with pytest.raises(ValueError, match="X has 3 features, but RNNRegressor is expecting 2"):
+        est.predict(_sequences(n=4, steps=5, features=3))
+
+
+def test_2d_input_is_univariate_and_needs_the_same_columns():
+    X = _sequences(steps=4, features=1)[:, :, 0]
+    est = RNNRegressor(**TINY).fit(X, X.mean(axis=1))
+    # scikit-learn's rule for 2-D input: the columns are the features.
+    assert est.n_features_in_ == 4
+    assert est.predict(X).shape == (len(X),)
+    with pytest.raises(ValueError, match="X has 3 features, but RNNRegressor is expecting 4"):
+        est.predict(X[:, :3])
+    with pytest.raises(ValueError):
+        est.predict(X[:, :, None])  # a 3-D array is not the layout it was fitted on
+
+
+def test_2d_input_to_a_univariate_3d_model_is_sequences_of_any_length():
+    X = _sequences(steps=5, features=1)
+    est = RNNRegressor(**TINY).fit(X, _target(X))
+    longer = _sequences(n=6, steps=8, features=1, seed=3)
+    assert np.array_equal(est.predict(longer[:, :, 0]), est.predict(longer))
+
+
+def test_list_of_equal_length_lists_is_a_2d_array():
+    X = _sequences(n=10, steps=4, features=1)[:, :, 0]
+    y = X.sum(axis=1)
+    from_array = RNNRegressor(**TINY).fit(X, y)
+    from_lists = RNNRegressor(**TINY).fit(X.tolist(), y.tolist())
+    assert from_lists.n_features_in_ == 4
+    assert _params_equal(from_lists.params_, from_array.params_)
+    assert np.array_equal(from_lists.predict(X.tolist()), from_array.predict(X))
+
+
+@pytest.mark.parametrize("features", [3, None], ids=["T_i-by-F", "1-D"])
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_ragged_list_predicts_each_sequence_as_if_alone(features, return_sequences):
+    X = _ragged(features)
+    if return_sequences:
+        y = [x.reshape(len(x), -1)[:, 0] for x in X]
+    else:
+        y = [float(x.sum()) for x in X]
+    # Stacked and bidirectional: the reverse direction must start at each row's own end.
+    est = RNNRegressor(
+        hidden_sizes=(3, 2), bidirectional=True, dense_sizes=(2,), max_epochs=2,
+        return_sequences=return_sequences, **SERIAL,
+    ).fit(X, y)  # fmt: skip
+    assert est.n_features_in_ == (features or 1)
+    est.set_params(n_jobs=2)  # predict with threads: rows must not interact
+    batch = est.predict(X)
+    if return_sequences:
+        assert isinstance(batch, list)
+        assert [p.shape for p in batch] == [(t,) for t in RAGGED_LENGTHS]
+    else:
+        assert batch.shape == (len(X),)
+    for i, x in enumerate(X):
+        alone = est.predict(x.reshape(1, len(x), -1))  # a plain (1, T_i, F) array
+        assert np.array_equal(alone[0], batch[i]), f"sequence {i}"
+
+
+def test_ragged_classifier_probabilities_match_each_sequence_alone():
+    X = _ragged(2)
+    y = np.array(["a", "b", "a", "b", "c", "c"])
+    est = RNNClassifier(hidden_sizes=(3,), bidirectional=True, max_epochs=2, **SERIAL)
+    est.fit(X, y).set_params(n_jobs=2)
+    proba = est.predict_proba(X)
+    for i, x in enumerate(X):
+        assert np.array_equal(est.predict_proba(x[None])[0], proba[i])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_predictions_are_float64(dtype):
+    X = _sequences()
+    reg = RNNRegressor(**TINY, dtype=dtype).fit(X, _target(X))
+    assert reg.params_["output.weight"].dtype == np.dtype(dtype)
+    assert reg.predict(X).dtype == np.float64
+    clf = RNNClassifier(**TINY, dtype=dtype).fit(X, _labels(X, 3))
+    assert clf.predict_proba(X).dtype == np.float64
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_prediction_does_not_depend_on_the_batch(dtype):
+    # 1100 rows: more than one internal prediction chunk (1024 rows).
+    X = _sequences(n=1100, steps=3, features=2, seed=5)
+    fit_rows = slice(0, 40)
+    est = RNNRegressor(
+        hidden_sizes=(3,), bidirectional=True, dense_sizes=(2,), max_epochs=1,
+        **SERIAL, dtype=dtype,
+    ).fit(X[fit_rows], _target(X[fit_rows]))  # fmt: skip
+    est.set_params(n_jobs=2)  # predict with threads: rows must not interact
+    full = est.predict(X)
+    perm = np.random.default_rng(0).permutation(len(X))
+    assert np.array_equal(est.predict(X[perm])[np.argsort(perm)], full)
+    assert np.array_equal(est.predict(X[:1]), full[:1])
+    assert np.array_equal(est.predict(X[-7:]), full[-7:])
+    clf = RNNClassifier(hidden_sizes=(3,), max_epochs=1, **SERIAL, dtype=dtype)
+    clf.fit(X[fit_rows], _labels(X[fit_rows], 3)).set_params(n_jobs=2)
+    proba = clf.predict_proba(X)
+    assert np.array_equal(clf.predict_proba(X[perm])[np.argsort(perm)], proba)
+    assert np.array_equal(clf.predict_proba(X[5:6]), proba[5:6])
+
+
+# -- targets and output shapes ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("y_shape", [(24,), (24, 2), (24, 1)])
+def test_regression_prediction_has_the_shape_of_y(y_shape):
+    X = _sequences(n=24)
+    y = np.random.default_rng(2).standard_normal(y_shape)
+    est = RNNRegressor(**TINY).fit(X, y)
+    assert est.predict(X).shape == y_shape
+    assert est.params_["output.weight"].shape[0] == (y_shape[1] if len(y_shape) == 2 else 1)
+
+
+@pytest.mark.parametrize("k", [None, 3])
+def test_return_sequences_regression_on_arrays(k):
+    X = _sequences(n=12, steps=5)
+    rng = np.random.default_rng(3)
+    y = rng.standard_normal((12, 5) if k is None else (12, 5, k))
+    est = RNNRegressor(**TINY, return_sequences=True, dtype="float64").fit(X, y)
+    pred = est.predict(X)
+    assert pred.shape == y.shape and pred.dtype == np.float64
+    # R² over every step (and the mean over outputs), as scikit-learn computes it.
+    width = 1 if k is None else k
+    expected = r2_score(y.reshape(-1, width), pred.reshape(-1, width))
+    assert est.score(X, y) == pytest.approx(expected, rel=1e-9)
+    # Any number of steps at predict time, one output per step.
+    assert est.predict(_sequences(n=2, steps=8)).shape[:2] == (2, 8)
+
+
+def test_return_sequences_regression_on_ragged_lists():
+    X = _ragged(2)
+    y = [x[:, 0] * 0.5 for x in X]
+    est = RNNRegressor(**TINY, return_sequences=True, dtype="float64").fit(X, y)
+    pred = est.predict(X)
+    assert isinstance(pred, list)
+    assert [p.shape for p in pred] == [(t,) for t in RAGGED_LENGTHS]
+    assert all(p.dtype == np.float64 for p in pred)
+    # Only valid steps count: padding never enters the score.
+    expected = r2_score(np.concatenate(y), np.concatenate(pred))
+    assert est.score(X, y) == pytest.approx(expected, rel=1e-9)
+
+
+def test_return_sequences_classification_with_string_labels():
+    X = _sequences(n=16, steps=5)
+    y = np.array(["mid", "low", "high"])[np.digitize(X[:, :, 0], [-0.4, 0.4])]
+    est = RNNClassifier(**TINY, return_sequences=True).fit(X, y)
+    assert list(est.classes_) == ["high", "low", "mid"]
+    pred = est.predict(X)
+    proba = est.predict_proba(X)
+    assert pred.shape == (16, 5) and set(np.unique(pred)) <= set(est.classes_)
+    assert proba.shape == (16, 5, 3)
+    assert_allclose(proba.sum(axis=-1), 1.0, rtol=1e-12)
+    assert np.array_equal(est.classes_[proba.argmax(axis=-1)], pred)
+    assert est.score(X, y) == pytest.approx(np.mean(pred == y))
+
+    ragged = _ragged(2)
+    labels = [np.where(x[:, 0] > 0, "pos", "neg") for x in ragged]
+    est = RNNClassifier(**TINY, return_sequences=True).fit(ragged, labels)
+    pred = est.predict(ragged)
+    proba = est.predict_proba(ragged)
+    assert [p.shape for p in pred] == [(t,) for t in RAGGED_LENGTHS]
+    assert [p.shape for p in proba] == [(t, 2) for t in RAGGED_LENGTHS]
+    for p in proba:
+        assert_allclose(p.sum(axis=-1), 1.0, rtol=1e-12)
+    # Accuracy over the valid steps only.
+    expected = np.mean(np.concatenate(pred) == np.concatenate(labels))
+    assert est.score(ragged, labels) == pytest.approx(expected)
+
+
+# -- classifier ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_classifier_string_labels_and_output_layer(n_classes):
+    X = _sequences(n=30)
+    y = _labels(X, n_classes)
+    est = RNNClassifier(**TINY).fit(X, y)
+    assert list(est.classes_) == sorted(set(y))
+    # 2 classes: one sigmoid logit; more: one softmax logit per class.
+    assert est.params_["output.weight"].shape[0] == (1 if n_classes == 2 else n_classes)
+    proba = est.predict_proba(X)
+    assert proba.shape == (30, n_classes)
+    assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
+    pred = est.predict(X)
+    assert pred.dtype.kind == "U"
+    assert np.array_equal(est.classes_[proba.argmax(axis=1)], pred)
+    assert est.score(X, y) == pytest.approx(np.mean(pred == y))
+
+
+# -- fitted attributes --------------------------------------------------------------------
+
+
+def test_params_names_and_shapes():
+    X = _sequences(features=3)
+    y = np.random.default_rng(0).standard_normal((len(X), 2))
+    est = RNNRegressor(
+        cell="lstm", hidden_sizes=(4, 5), bidirectional=True, dense_sizes=(6,),
+        max_epochs=1, **SERIAL,
+    ).fit(X, y)  # fmt: skip
+    expected = {
+        "output.weight": (2, 6),
+        "output.bias": (2,),
+        "dense.0.weight": (6, 10),  # (out, in) like torch.nn.Linear; in = 2 directions x 5
+        "dense.0.bias": (6,),
+    }
+    for layer, (width, hidden) in enumerate([(3, 4), (8, 5)]):  # layer 1 reads 2 x 4
+        for suffix in ("", "_reverse"):
+            p = f"rnn.{layer}."
+            expected[p + "weight_ih" + suffix] = (4 * hidden, width)  # 4 LSTM gates
+            expected[p + "weight_hh" + suffix] = (4 * hidden, hidden)
+            expected[p + "bias_ih" + suffix] = (4 * hidden,)
+            expected[p + "bias_hh" + suffix] = (4 * hidden,)
+    assert {name: a.shape for name, a in est.params_.items()} == expected
+    assert all(isinstance(a, np.ndarray) for a in est.params_.values())
+
+    gru = RNNClassifier(cell="gru", hidden_sizes=(4,), max_epochs=1, n_jobs=1).fit(X, _labels(X, 3))
+    assert set(gru.params_) == {
+        "rnn.0.weight_ih", "rnn.0.weight_hh", "rnn.0.bias_ih", "rnn.0.bias_hh",
+        "output.weight", "output.bias",
+    }  # fmt: skip
+    assert gru.params_["rnn.0.weight_ih"].shape == (12, 3)  # 3 GRU gates
+
+
+def test_history_and_curves_without_validation():
+    X = _sequences()
+    est = RNNRegressor(hidden_sizes=(3,), max_epochs=4, n_iter_no_change=4, **SERIAL)
+    est.fit(X, _target(X))
+    assert set(est.history_) == {"loss", "val_loss", "val_score", "time"}
+    assert est.n_iter_ == 4
+    assert all(len(v) == 4 for v in est.history_.values())
+    assert est.history_["val_loss"] == [None] * 4
+    assert est.history_["val_score"] == [None] * 4
+    assert all(t >= 0 for t in est.history_["time"])
+    assert list(est.loss_curve_) == est.history_["loss"]
+    assert est.validation_scores_ is None
+    assert est.best_loss_ == min(est.loss_curve_)
+
+
+def test_history_with_validation_data():
+    X, X_val = _sequences(seed=0), _sequences(n=10, seed=1)
+    est = RNNClassifier(hidden_sizes=(3,), max_epochs=3, n_iter_no_change=3, **SERIAL)
+    est.fit(X, _labels(X, 2), validation_data=(X_val, _labels(X_val, 2)))
+    assert est.n_iter_ == 3
+    assert len(est.validation_scores_) == 3
+    assert all(0.0 <= s <= 1.0 for s in est.validation_scores_)  # accuracy
+    assert all(np.isfinite(v) and v > 0 for v in est.history_["val_loss"])
+    assert list(est.validation_scores_) == est.history_["val_score"]
+    assert est.best_loss_ == min(est.loss_curve_)
+
+
+# -- stopping rules -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("Estimator", [RNNRegressor, RNNClassifier])
+def test_early_stopping_with_validation_fraction(Estimator):
+    X = _sequences(n=40)
+    y = _target(X) if Estimator is RNNRegressor else _labels(X, 2)
+    # A tol no score can beat: after the first epoch nothing counts as an improvement,
+    # so, by scikit-learn MLP's rule (stop once more than n_iter_no_change epochs have not
+    # improved), training stops after exactly 2 + n_iter_no_change epochs.
+    est = Estimator(
+        hidden_sizes=(3,), max_epochs=30, early_stopping=True, validation_fraction=0.25,
+        n_iter_no_change=2, tol=100.0, **SERIAL,
+    ).fit(X, y)  # fmt: skip
+    assert est.n_iter_ == 4
+    assert len(est.validation_scores_) == 4
+    assert all(v is not None for v in est.history_["val_loss"])
+
+
+def test_early_stopping_on_validation_data_keeps_the_best_epoch():
+    X, X_val = _sequences(n=30, seed=0), _sequences(n=15, seed=1)
+    # The validation target is the negated training target: the better the model learns,
+    # the worse its validation score, so the score stops improving early.
+    y_val = -_target(X_val)
+    est = RNNRegressor(
+        hidden_sizes=(4,), max_epochs=40, batch_size=64, learning_rate=0.02,
+        early_stopping=True, n_iter_no_change=3, tol=0.0, **SERIAL,
+    ).fit(X, _target(X), validation_data=(X_val, y_val))  # fmt: skip
+    assert est.n_iter_ < 40
+    assert len(est.validation_scores_) == est.n_iter_
+    assert len(est.history_["val_loss"]) == est.n_iter_
+    # The estimator keeps the weights of the best validation epoch.
+    assert est.score(X_val, y_val) == pytest.approx(max(est.validation_scores_), abs=1e-12)
+
+
+def test_validation_data_without_early_stopping_stops_on_training_loss():
+    X, X_val = _sequences(n=30, seed=0), _sequences(n=15, seed=1)
+    y_val = -_target(X_val)  # validation score only gets worse (see above)
+    common = dict(hidden_sizes=(4,), max_epochs=12, batch_size=64, learning_rate=0.02,
+                  n_iter_no_change=3, tol=0.0, **SERIAL)  # fmt: skip
+    est = RNNRegressor(**common).fit(X, _target(X), validation_data=(X_val, y_val))
+    # Full-batch training keeps lowering the loss, so every epoch runs ...
+    assert est.n_iter_ == 12
+    assert len(est.validation_scores_) == 12
+    # ... although the validation score stopped improving long before.
+    best = int(np.argmax(est.validation_scores_))
+    assert best < 12 - 3
+    stopped = RNNRegressor(**common, early_stopping=True)
+    stopped.fit(X, _target(X), validation_data=(X_val, y_val))
+    assert stopped.n_iter_ < 12
+
+
+def test_training_loss_plateau_stops_without_early_stopping():
+    X = _sequences()
+    # tol larger than any loss: only the first epoch counts as an improvement, and MLP's
+    # rule stops once more than n_iter_no_change epochs have not improved.
+    est = RNNRegressor(hidden_sizes=(3,), max_epochs=20, n_iter_no_change=3, tol=100.0, **SERIAL)
+    est.fit(X, _target(X))
+    assert est.n_iter_ == 1 + 3 + 1
+    assert len(est.loss_curve_) == 5
+    # n_iter_no_change=max_epochs: every epoch runs whatever the loss does.
+    est.set_params(max_epochs=6, n_iter_no_change=6).fit(X, _target(X))
+    assert est.n_iter_ == 6
+
+
+# -- random_state -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "config",
+    [dict(cell="lstm", hidden_sizes=(4, 3), dropout=0.3),
+     dict(cell="gru", hidden_sizes=(4,), bidirectional=True, dense_sizes=(3,))],
+    ids=["lstm-dropout", "bidirectional-gru"],
+)  # fmt: skip
+def test_same_seed_same_model_for_any_n_jobs(config):
+    X = _sequences(n=30, steps=6)
+    y = _target(X)
+
+    def params(seed, n_jobs):
+        est = RNNRegressor(**config, max_epochs=3, batch_size=8, random_state=seed, n_jobs=n_jobs)
+        return est.fit(X, y).params_
+
+    reference = params(7, 1)
+    assert _params_equal(params(7, 2), reference)
+    assert _params_equal(params(7, 1), reference)
+    other = params(8, 1)
+    assert not any(np.array_equal(other[k], reference[k]) for k in reference if "weight" in k)
+
+
+# -- warm_start and partial_fit -----------------------------------------------------------
+
+
+def test_warm_start_continues_and_cold_start_restarts():
+    X = _sequences(n=30)
+    y = _target(X)
+    est = RNNRegressor(hidden_sizes=(3,), max_epochs=4, n_iter_no_change=4, batch_size=64,
+                       learning_rate=0.01, warm_start=True, **SERIAL)  # fmt: skip
+    est.fit(X, y)
+    first = _copy_params(est)
+    est.fit(X, y)
+    assert est.n_iter_ == 8
+    assert len(est.loss_curve_) == 8
+    assert not _params_equal(est.params_, first)
+    assert np.mean(est.loss_curve_[4:]) < np.mean(est.loss_curve_[:4])
+    # warm_start=False: a new network from the same seed, the same one as the first fit.
+    est.set_params(warm_start=False).fit(X, y)
+    assert est.n_iter_ == 4
+    assert len(est.loss_curve_) == 4
+    assert _params_equal(est.params_, first)
+
+
+def test_partial_fit_regressor_runs_one_epoch_per_call():
+    X = _sequences()
+    est = RNNRegressor(hidden_sizes=(3,), **SERIAL)
+    before = None
+    for call in range(1, 4):
+        est.partial_fit(X, _target(X))
+        assert est.n_iter_ == call
+        assert len(est.loss_curve_) == call
+        if before is not None:
+            assert not _params_equal(est.params_, before)
+        before = _copy_params(est)
+
+
+def test_partial_fit_classifier_with_classes_then_subsets():
+    X = _sequences(n=30)
+    y = _labels(X, 3)
+    est = RNNClassifier(hidden_sizes=(3,), **SERIAL)
+    with pytest.raises(ValueError, match="classes"):
+        est.partial_fit(X, y)
+    # The first call names every class, even those missing from its data.
+    first = y != "high"
+    est.partial_fit(X[first], y[first], classes=["mid", "low", "high"])
+    assert list(est.classes_) == ["high", "low", "mid"]
+    assert est.n_iter_ == 1
+    assert est.params_["output.weight"].shape[0] == 3
+    only_low = y == "low"
+    est.partial_fit(X[only_low], y[only_low])
+    est.partial_fit(X, y)
+    assert est.n_iter_ == 3
+    assert est.predict_proba(X).shape == (30, 3)
+
+
+# -- persistence and scikit-learn tools ---------------------------------------------------
+
+
+@pytest.mark.parametrize("Estimator", [RNNRegressor, RNNClassifier])
+def test_pickle_and_joblib_round_trips(Estimator, tmp_path):
+    X = _sequences()
+    y = _target(X) if Estimator is RNNRegressor else _labels(X, 3)
+    est = Estimator(hidden_sizes=(3,), dense_sizes=(2,), max_epochs=2, **SERIAL).fit(X, y)
+    path = tmp_path / "model.joblib"
+    joblib.dump(est, path)
+    method = "predict" if Estimator is RNNRegressor else "predict_proba"
+    for loaded in (pickle.loads(pickle.dumps(est)), joblib.load(path)):
+        assert np.array_equal(getattr(loaded, method)(X), getattr(est, method)(X))
+        assert _params_equal(loaded.params_, est.params_)
+
+
+def test_pickled_model_trains_on_exactly_like_the_original():
+    # The optimizer state and the random generator travel with the estimator.
+    X = _sequences()
+    y = _target(X)
+    est = RNNRegressor(hidden_sizes=(3,), dropout=0.2, max_epochs=2, batch_size=8,
+                       **SERIAL).fit(X, y)  # fmt: skip
+    copy = pickle.loads(pickle.dumps(est))
+    est.partial_fit(X, y)
+    copy.partial_fit(X, y)
+    assert _params_equal(copy.params_, est.params_)
+
+
+def test_clone_is_unfitted_with_the_same_params():
+    X = _sequences()
+    est = RNNClassifier(hidden_sizes=(4, 2), bidirectional=True, class_weight="balanced",
+                        max_epochs=1, random_state=3, n_jobs=1).fit(X, _labels(X, 2))  # fmt: skip
+    cloned = clone(est)
+    assert cloned.get_params() == est.get_params()
+    with pytest.raises(NotFittedError):
+        check_is_fitted(cloned)
+    assert not hasattr(cloned, "params_")
+
+
+def test_pipeline_with_a_scaler_on_2d_input():
+    X = _sequences(n=30, steps=6, features=1)[:, :, 0] * 10 + 3
+    y = X.mean(axis=1)
+    pipe = Pipeline([("scale", StandardScaler()), ("rnn", RNNRegressor(**TINY))]).fit(X, y)
+    assert pipe.named_steps["rnn"].n_features_in_ == 6
+    pred = pipe.predict(X)
+    assert pred.shape == (30,)
+    scaled = pipe.named_steps["scale"].transform(X)
+    assert np.array_equal(pred, pipe.named_steps["rnn"].predict(scaled))
+
+
+def test_grid_search_in_parallel():
+    X = _sequences(n=30)
+    grid = GridSearchCV(
+        RNNClassifier(max_epochs=2, **SERIAL),
+        {"hidden_sizes": [(4,), (8,)]},
+        cv=2,
+        n_jobs=2,
+    ).fit(X, _labels(X, 2))
+    assert grid.best_params_["hidden_sizes"] in [(4,), (8,)]
+    assert grid.best_estimator_.predict(X).shape == (30,)
+    assert len(grid.cv_results_["mean_test_score"]) == 2
+
+
+# -- sample and class weights -------------------------------------------------------------
+
+# One full batch of deterministic gradient descent: then sum(w * loss) / sum(w) makes a
+# weighted fit and a fit on repeated rows the same computation up to summation order.
+FULL_BATCH = dict(hidden_sizes=(3,), max_epochs=4, n_iter_no_change=4, batch_size=1000,
+                  dtype="float64", optimizer="sgd", momentum=0.0, learning_rate=0.1,
+                  dropout=0.0, **SERIAL)  # fmt: skip
+
+
+def _assert_params_close(a, b):
+    assert a.keys() == b.keys()
+    for name in a:
+        assert_allclose(a[name], b[name], rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("Estimator", [RNNRegressor, RNNClassifier])
+def test_integer_sample_weights_equal_repeated_rows(Estimator):
+    X = _sequences(n=12)
+    y = _target(X) if Estimator is RNNRegressor else _labels(X, 3)
+    w = np.array([1, 2, 3, 1, 1, 2, 1, 1, 1, 3, 1, 2])
+    weighted = Estimator(**FULL_BATCH).fit(X, y, sample_weight=w)
+    repeated_rows = np.repeat(np.arange(12), w)
+    repeated = Estimator(**FULL_BATCH).fit(X[repeated_rows], y[repeated_rows])
+    _assert_params_close(weighted.params_, repeated.params_)
+    # The weights matter: unweighted training ends elsewhere.
+    plain = Estimator(**FULL_BATCH).fit(X, y)
+    assert not np.allclose(plain.params_["output.weight"], weighted.params_["output.weight"])
+
+
+def test_zero_sample_weight_equals_removing_the_row():
+    X = _sequences(n=12)
+    y = _target(X)
+    w = np.ones(12)
+    w[[3, 8]] = 0.0
+    weighted = RNNRegressor(**FULL_BATCH).fit(X, y, sample_weight=w)
+    kept = w > 0
+    removed = RNNRegressor(**FULL_BATCH).fit(X[kept], y[kept])
+    _assert_params_close(weighted.params_, removed.params_)
+
+
+def test_class_weight():
+    X = _sequences(n=12)
+    y = _labels(X, 3)
+    assert len(set(y)) == 3
+    plain = RNNClassifier(**FULL_BATCH).fit(X, y)
+
+    # A dict multiplies each sample's weight by its class's weight, 0 included.
+    class_weight = {"low": 2.0, "mid": 1.0, "high": 0.0}
+    by_class = RNNClassifier(**FULL_BATCH, class_weight=class_weight).fit(X, y)
+    by_sample = RNNClassifier(**FULL_BATCH).fit(
+        X, y, sample_weight=np.array([class_weight[label] for label in y])
+    )
+    assert _params_equal(by_class.params_, by_sample.params_)
+    assert not _params_equal(by_class.params_, plain.params_)
+    # A zero-weight class still has its output: classes_ come from y, not from weights.
+    assert list(by_class.classes_) == ["high", "low", "mid"]
+
+    balanced = RNNClassifier(**FULL_BATCH, class_weight="balanced").fit(X, y)
+    per_class = compute_class_weight("balanced", classes=np.unique(y), y=y)
+    by_sample = RNNClassifier(**FULL_BATCH).fit(
+        X, y, sample_weight=per_class[np.searchsorted(np.unique(y), y)]
+    )
+    _assert_params_close(balanced.params_, by_sample.params_)
+    assert len(set(np.unique(y, return_counts=True)[1])) > 1  # unequal counts: weights != 1
+    assert not _params_equal(balanced.params_, plain.params_)
+
+
+# -- optimization -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "options",
+    [dict(optimizer="adam"), dict(optimizer="sgd", learning_rate=0.1),
+     dict(optimizer="rmsprop"), dict(decay=0.1), dict(alpha=0.1),
+     dict(clip_norm=0.1), dict(clip_value=0.01)],
+    ids=["adam", "sgd", "rmsprop", "decay", "alpha", "clip_norm", "clip_value"],
+)  # fmt: skip
+def test_optimizer_options_reduce_the_training_loss(options):
+    X = _sequences(n=30, steps=6)
+    y = X[:, -1, 0]  # the last step's input: easy to learn
+    options = {"learning_rate": 0.01, **options}
+    est = RNNRegressor(hidden_sizes=(4,), max_epochs=15, n_iter_no_change=15, batch_size=8,
+                       **SERIAL, **options).fit(X, y)  # fmt: skip
+    assert all(np.isfinite(est.loss_curve_))
+    assert est.loss_curve_[-1] < 0.75 * est.loss_curve_[0]
+
+
+def test_alpha_shrinks_the_weights():
+    X = _sequences(n=30, steps=6)
+    y = X[:, -1, 0]
+
+    def weight_norm(alpha):
+        est = RNNRegressor(hidden_sizes=(4,), max_epochs=15, batch_size=8, learning_rate=0.01,
+                           alpha=alpha, **SERIAL).fit(X, y)  # fmt: skip
+        return {k: np.linalg.norm(v) for k, v in est.params_.items() if ".weight" in k}
+
+    penalized, free = weight_norm(1.0), weight_norm(0.0)
+    assert all(penalized[k] < free[k] for k in free)
+
+
+@pytest.mark.parametrize("clip", ["clip_value", "clip_norm"])
+def test_clipping_bounds_one_sgd_step(clip):
+    # Plain SGD with learning rate 1 on one full batch: an update is minus the clipped
+    # gradient, so its size is bounded by the clip threshold.
+    X = _sequences(n=12)
+    est = RNNRegressor(**{**FULL_BATCH, "learning_rate": 1.0, "max_epochs": 1},
+                       **{clip: 1e-3}).fit(X, _target(X))  # fmt: skip
+    before = np.concatenate([v.ravel() for v in est.params_.values()])
+    est.set_params(warm_start=True).fit(X, _target(X))  # exactly one more update
+    step = np.concatenate([v.ravel() for v in est.params_.values()]) - before
+    size = np.abs(step).max() if clip == "clip_value" else np.linalg.norm(step)
+    # The raw gradient is far larger than 1e-3, so the bound is reached.
+    assert size == pytest.approx(1e-3, rel=1e-9)
+
+
+def test_bptt_steps():
+    X = _sequences(n=20, steps=6)
+    y = _target(X)
+
+    def params(bptt_steps):
+        est = RNNRegressor(hidden_sizes=(3,), max_epochs=2, batch_size=8, **SERIAL,
+                           bptt_steps=bptt_steps).fit(X, y)  # fmt: skip
+        assert all(np.isfinite(est.loss_curve_))
+        return est.params_
+
+    full = params(None)
+    assert not _params_equal(params(2), full)  # truncation changes the gradient
+    assert _params_equal(params(6), full)  # a window of T steps is full BPTT
+    assert _params_equal(params(100), full)
+
+
+# -- verbose ------------------------------------------------------------------------------
+
+
+def test_verbose_progress_bar_with_tqdm(capsys):
+    pytest.importorskip("tqdm")
+    assert rnnkit._progress.tqdm is not None
+    X = _sequences()
+    RNNRegressor(**TINY, verbose=1).fit(X, _target(X))
+    err = capsys.readouterr().err  # tqdm writes to stderr
+    assert "Epoch 1/2" in err and "Epoch 2/2" in err
+    assert "loss" in err
+
+
+def test_verbose_lines_without_tqdm(capsys, monkeypatch):
+    monkeypatch.setattr(rnnkit._progress, "tqdm", None)
+    X = _sequences()
+    RNNRegressor(**TINY, verbose=1).fit(X, _target(X), validation_data=(X, _target(X)))
+    out = capsys.readouterr().out
+    lines = out.strip().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("Epoch 1/2 - loss")
+    assert lines[1].startswith("Epoch 2/2 - loss")
+    assert all("val_score" in line for line in lines)
+
+
+def test_verbose_zero_prints_nothing(capsys):
+    X = _sequences()
+    RNNRegressor(**TINY, verbose=0).fit(X, _target(X))
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+
+
+# -- scikit-learn callbacks ---------------------------------------------------------------
+
+
+class _EpochRecorder:
+    """A FitCallback that records each epoch and can ask to stop after ``stop_after``."""
+
+    def __init__(self, stop_after=None):
+        self.stop_after = stop_after
+        self.setups = self.teardowns = self.fit_ends = 0
+        self.losses, self.predictions = [], []
+
+    def setup(self, estimator, context):
+        self.setups += 1
+
+    def teardown(self, estimator, context):
+        self.teardowns += 1
+
+    def on_fit_task_begin(
+        self, estimator, context, *, X=None, y=None, metadata=None, fitted_estimator=None
+    ):
+        pass
+
+    def on_fit_task_end(
+        self, estimator, context, *, X=None, y=None, metadata=None, fitted_estimator=None
+    ):
+        if context.parent is None:  # the root task: the whole fit
+            self.fit_ends += 1
+            return False
+        # The epoch's metrics are read from the estimator's history, not from metadata:
+        # in sklearn.callback, metadata is fit metadata (sample_weight) that scorers take
+        # as keyword arguments (see test_scoring_monitor_callback).
+        self.losses.append(estimator.history_["loss"][-1])
+        assert fitted_estimator is not estimator
+        self.predictions.append(fitted_estimator.predict(X))
+        return self.stop_after is not None and len(self.losses) >= self.stop_after
+
+
+def test_callback_sees_every_epoch():
+    pytest.importorskip("sklearn.callback")
+    X = _sequences()
+    recorder = _EpochRecorder()
+    est = RNNRegressor(hidden_sizes=(3,), max_epochs=3, n_iter_no_change=3, **SERIAL)
+    est.set_callbacks(recorder)
+    est.fit(X, _target(X))
+    assert (recorder.setups, recorder.teardowns, recorder.fit_ends) == (1, 1, 1)
+    assert len(recorder.losses) == est.n_iter_ == 3
+    assert recorder.losses == list(est.loss_curve_)  # each hook ran after its own epoch
+    # fitted_estimator is the model as it stood at the end of that epoch.
+    assert all(p.shape == (len(X),) for p in recorder.predictions)
+    assert np.array_equal(recorder.predictions[-1], est.predict(X))
+    assert not np.array_equal(recorder.predictions[0], recorder.predictions[-1])
+
+
+def test_callback_can_stop_training():
+    pytest.importorskip("sklearn.callback")
+    X = _sequences()
+    recorder = _EpochRecorder(stop_after=2)
+    est = RNNClassifier(hidden_sizes=(3,), max_epochs=10, n_iter_no_change=10, **SERIAL)
+    est.set_callbacks(recorder).fit(X, _labels(X, 2))
+    assert est.n_iter_ == 2
+    assert len(est.loss_curve_) == 2
+    assert len(recorder.losses) == 2
+    assert recorder.teardowns == 1
+    assert np.array_equal(recorder.predictions[-1], est.predict(X))
+
+
+def test_scoring_monitor_callback():
+    # DESIGN §5 names scikit-learn's scoring monitors among the callbacks the estimators
+    # accept. ScoringMonitor calls scorer(fitted_estimator, X, y, **metadata) at the end
+    # of every task, so metadata may only hold what a scorer takes (sample_weight).
+    callback = pytest.importorskip("sklearn.callback")
+    X = _sequences()
+    y = _target(X)
+    monitor = callback.ScoringMonitor(scoring="r2")
+    est = RNNRegressor(hidden_sizes=(3,), max_epochs=3, n_iter_no_change=3, **SERIAL)
+    est.set_callbacks(monitor).fit(X, y)
+    rows = [row for row in monitor.get_logs().data if "r2" in row]
+    assert len(rows) == 3  # one score per epoch
+    # The last epoch's score is the fitted model's (the estimator scores float32 targets).
+    assert rows[-1]["r2"] == pytest.approx(est.score(X, y), abs=1e-8)
