@@ -16,6 +16,7 @@ updates everything in a few vector operations.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 import warnings
@@ -154,8 +155,13 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator):
             self._init_state(spec, dtype)
         flat = self._flat_params(dtype)
         epochs = 1 if incremental else self.max_epochs
-        self._train(flat, train, val, epochs, stop_early=not incremental, X=X, y=y,
-                    sample_weight=sample_weight)  # fmt: skip
+        try:
+            self._train(flat, train, val, epochs, stop_early=not incremental, X=X, y=y,
+                        sample_weight=sample_weight)  # fmt: skip
+        except KeyboardInterrupt:  # re-raised only when no epoch finished: nothing to keep
+            vars(self).clear()
+            vars(self).update(fitted_state)
+            raise
         return self
 
     def _validate_fit_data(self, X, y, sample_weight, validation_data, first_pass, incremental,
@@ -173,11 +179,9 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator):
         weights = _check_sample_weight(
             sample_weight, seqs.x[:, 0, 0], dtype=np.float64, ensure_non_negative=True
         )
-        if not first_pass and self._spec() != self._spec_:
-            raise ValueError(
-                "The network's shape changed since the last fit (cell, sizes, outputs or "
-                "inputs); set warm_start=False to train a new one"
-            )
+        self._target_weights(targets)  # class_weight errors come before any training
+        if not first_pass:
+            self._check_same_network()
         if first_pass or not hasattr(self, "_random_state"):
             self._random_state = check_random_state(self.random_state)
         if validation_data is not None:
@@ -185,6 +189,23 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator):
         if self.early_stopping and not incremental:
             return self._split(seqs, targets, weights)
         return (seqs, targets, weights), None
+
+    def _check_same_network(self):
+        """warm_start and partial_fit continue the fitted network: everything but dropout
+        (which has no weights) must be as it was; dropout may change between calls."""
+        spec = self._spec()
+        changed = [
+            field.name
+            for field in dataclasses.fields(spec)
+            if field.name != "dropout"
+            and getattr(spec, field.name) != getattr(self._spec_, field.name)
+        ]
+        if changed:
+            raise ValueError(
+                f"The network changed since the last fit ({', '.join(changed)}); set "
+                "warm_start=False to train a new one"
+            )
+        self._spec_ = spec
 
     def _check_architecture(self):
         if self.activation == "linear" and self.cell != "rnn":
@@ -245,8 +266,13 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator):
             X_val, y_val = validation_data
         except (TypeError, ValueError):
             raise ValueError("validation_data: expected a pair (X_val, y_val)") from None
-        seqs = validate_sequences(self, X_val, reset=False, dtype=dtype)
-        targets = self._validate_targets(y_val, seqs, reset=False)
+        try:
+            if y_val is None:
+                raise ValueError("y_val is None")
+            seqs = validate_sequences(self, X_val, reset=False, dtype=dtype)
+            targets = self._validate_targets(y_val, seqs, reset=False)
+        except ValueError as e:
+            raise ValueError(f"validation_data: {e}") from e
         return seqs, targets
 
     def _split(self, seqs, targets, weights):
@@ -288,6 +314,12 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator):
                                "time": time.perf_counter() - started}  # fmt: skip
                 finally:
                     progress.close(metrics)
+                if not np.isfinite(flat).all():  # the epoch's last update overflowed
+                    raise FloatingPointError(
+                        f"The weights became non-finite in epoch {epoch}; training stopped "
+                        "and the estimator keeps the weights of the last finished epoch. Try "
+                        "a lower learning_rate, clip_norm, or scaled inputs and targets."
+                    )
                 self.n_iter_ = epoch
                 for name, value in metrics.items():
                     history[name].append(value)

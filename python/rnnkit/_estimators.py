@@ -179,7 +179,12 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         if self.return_sequences:
             y = step_targets(y, seqs, dtype=dtype)
         else:
-            y = check_array(y, ensure_2d=False, dtype=dtype, input_name="y")
+            y = check_array(y, ensure_2d=False, allow_nd=True, dtype=dtype, input_name="y")
+            if y.ndim > 2:
+                raise ValueError(
+                    "y: expected shape (n_samples,) or (n_samples, n_outputs), got "
+                    f"{y.shape}; per-step targets need return_sequences=True"
+                )
             check_consistent_length(seqs.x, y)
         single = y.ndim == (2 if self.return_sequences else 1)
         if single:
@@ -287,6 +292,15 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
         ``classes``: every label that will ever appear."""
         if not hasattr(self, "classes_") and classes is None:
             raise ValueError("classes: must be passed on the first call to partial_fit")
+        if (
+            hasattr(self, "classes_")
+            and classes is not None
+            and not np.array_equal(np.unique(classes), self.classes_)
+        ):
+            raise ValueError(
+                f"classes: {list(classes)!r} differs from classes_ {self.classes_.tolist()!r} "
+                "of the first call to partial_fit"
+            )
         return self._fit(X, y, sample_weight, None, incremental=True, classes=classes)
 
     def predict_proba(self, X):

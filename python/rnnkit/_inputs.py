@@ -67,6 +67,12 @@ def validate_sequences(estimator, X, *, reset, dtype):
     if items is not None:
         return _pack(estimator, items, reset=reset, dtype=dtype)
     ndim = len(X.shape) if hasattr(X, "shape") else np.asarray(X).ndim
+    if ndim > 3:
+        raise ValueError(
+            "X: expected a 2-D (n_samples, n_timesteps) or 3-D (n_samples, n_timesteps, "
+            f"n_features) array or a list of sequences, got a {ndim}-D array of shape "
+            f"{np.shape(X)}"
+        )
     layout = getattr(estimator, "_layout", None)
     if ndim == 3:
         if not reset and layout == TABLE:
@@ -138,6 +144,8 @@ def _pack(estimator, items, *, reset, dtype):
         )
     arrays = []
     for i, item in enumerate(items):
+        if len(item) == 0:
+            raise ValueError(f"X[{i}]: a sequence needs at least 1 step, got shape {item.shape}")
         array = check_array(
             item, ensure_2d=False, dtype=dtype, input_name=f"X[{i}]", estimator=estimator
         )
@@ -180,15 +188,13 @@ def step_targets(y, seqs, *, dtype=None):
             raise ValueError(f"y: expected {n} sequences like X, got {len(y)}")
         arrays = []
         for i, item in enumerate(y):
-            a = (
-                np.asarray(item)
-                if dtype is None
-                else check_array(item, ensure_2d=False, dtype=dtype, input_name=f"y[{i}]")
-            )
+            a = np.asarray(item)
             if a.ndim not in (1, 2) or len(a) != steps[i]:
                 raise ValueError(
                     f"y[{i}]: expected {steps[i]} steps like X[{i}], got shape {a.shape}"
                 )
+            if dtype is not None:
+                a = check_array(a, ensure_2d=False, dtype=dtype, input_name=f"y[{i}]")
             arrays.append(a)
         if len({a.shape[1:] for a in arrays}) != 1:
             raise ValueError("y: every sequence needs the same number of outputs per step")
