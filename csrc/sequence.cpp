@@ -91,7 +91,7 @@ template <class T>
 void column_sums(const T* matrix, int64_t rows, int64_t cols, T* sums, int n_threads) {
     constexpr int64_t chunk = 64;
     const int64_t chunks = ceil_div(cols, chunk);
-#pragma omp parallel for num_threads(threads_for(n_threads, chunks)) schedule(static)
+#pragma omp parallel for num_threads(threads_for(n_threads, chunks, rows* cols)) schedule(static)
     for (int64_t c = 0; c < chunks; ++c) {
         const int64_t j0 = c * chunk, j1 = std::min(cols, j0 + chunk);
         for (int64_t j = j0; j < j1; ++j) sums[j] = T(0);
@@ -106,7 +106,7 @@ void column_sums(const T* matrix, int64_t rows, int64_t cols, T* sums, int n_thr
 // instead of B rows a whole sequence apart (a cache and TLB miss each).
 template <class T>
 void swap_leading_axes(const T* src, int64_t n0, int64_t n1, int64_t width, T* dst, int n_threads) {
-#pragma omp parallel for num_threads(threads_for(n_threads, n1)) schedule(static)
+#pragma omp parallel for num_threads(threads_for(n_threads, n1, n0 * n1 * width)) schedule(static)
     for (int64_t i1 = 0; i1 < n1; ++i1)
         for (int64_t i0 = 0; i0 < n0; ++i0)
             copy_n(src + (i0 * n1 + i1) * width, width, dst + (i1 * n0 + i0) * width);
@@ -116,7 +116,8 @@ void swap_leading_axes(const T* src, int64_t n0, int64_t n1, int64_t width, T* d
 // b_hn out: it is applied inside the reset gate's product.
 template <class T>
 AlignedBuffer<T> input_projection(const SequenceShape& s, const T* x_steps, const T* weight_ih,
-                                  const T* bias_ih, const T* bias_hh, int n_threads) {
+                                  const T* bias_ih, const T* bias_hh, Execution run) {
+    const int n_threads = run.n_threads;
     const int64_t rows = s.batch * s.steps, H = s.hidden, GH = s.gates() * H;
     std::vector<T> bias(GH);
     for (int64_t n = 0; n < GH; ++n) {
@@ -125,29 +126,30 @@ AlignedBuffer<T> input_projection(const SequenceShape& s, const T* x_steps, cons
     }
     AlignedBuffer<T> projection(rows * GH);
     T* out = projection.data();
-#pragma omp parallel for num_threads(threads_for(n_threads, rows)) schedule(static)
+#pragma omp parallel for num_threads(threads_for(n_threads, rows, rows* GH)) schedule(static)
     for (int64_t i = 0; i < rows; ++i) copy_n(bias.data(), GH, out + i * GH);
     gemm<T>({rows, GH, s.input}, MatrixView<T>{x_steps, s.input, 1},
-            MatrixView<T>{weight_ih, 1, s.input}, out, GH, /*accumulate=*/true, n_threads);
+            MatrixView<T>{weight_ih, 1, s.input}, out, GH, /*accumulate=*/true, n_threads, run.isa);
     return projection;
 }
 
 }  // namespace
 
 template <class T>
-void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, int n_threads) {
+void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution run) {
+    const int n_threads = run.n_threads;
     const int64_t B = s.batch, steps = s.steps, H = s.hidden, G = s.gates(), GH = G * H;
     const bool lstm = s.cell == Cell::lstm, gru = s.cell == Cell::gru;
     const bool training = a.cache.gates != nullptr;
-    const MicroKernel<T> kernel = select_microkernel<T>();
-    const CellKernels<T> cell = cell_kernels<T>(s.cell, s.activation);
+    const MicroKernel<T> kernel = select_microkernel<T>(run.isa);
+    const CellKernels<T> cell = cell_kernels<T>(s.cell, s.activation, run.isa);
     const RecurrentTiling tiling(B, H, kernel.mr, kernel.nr);
     const int64_t mr = tiling.mr, nr = tiling.nr;
 
     AlignedBuffer<T> x_steps(B * steps * s.input);
     swap_leading_axes(a.x, B, steps, s.input, x_steps.data(), n_threads);
     const AlignedBuffer<T> projection =
-        input_projection(s, x_steps.data(), a.weight_ih, a.bias_ih, a.bias_hh, n_threads);
+        input_projection(s, x_steps.data(), a.weight_ih, a.bias_ih, a.bias_hh, run);
     const AlignedBuffer<T> weight = pack_weight_hh_forward(a.weight_hh, G, tiling);
 
     // The state, double-buffered: step t reads one half and writes the other.
@@ -165,7 +167,8 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, int n_thr
         pack_panel(MatrixView<T>{h_state.data() + p * mr * H, H, 1}, H, std::min(mr, B - p * mr),
                    mr, h_packed.data() + p * panel_size);
 
-    const int threads = threads_for(n_threads, tiling.tasks());
+    // One barrier per step: the work between two is one step's recurrent GEMM.
+    const int threads = threads_for(n_threads, tiling.tasks(), B * GH * H);
     const int64_t tile_size = pad_to_line(G * mr * nr);
     const int64_t per_thread = tile_size + pad_to_line(G * nr) + pad_to_line(nr);
     AlignedBuffer<T> scratch(threads * per_thread);
@@ -235,12 +238,13 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, int n_thr
 }
 
 template <class T>
-void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, int n_threads) {
+void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Execution run) {
+    const int n_threads = run.n_threads;
     const int64_t B = s.batch, steps = s.steps, I = s.input, H = s.hidden, G = s.gates();
     const int64_t GH = G * H, rows_all = B * steps, window = a.bptt_steps;
     const bool lstm = s.cell == Cell::lstm, gru = s.cell == Cell::gru;
-    const MicroKernel<T> kernel = select_microkernel<T>();
-    const CellKernels<T> cell = cell_kernels<T>(s.cell, s.activation);
+    const MicroKernel<T> kernel = select_microkernel<T>(run.isa);
+    const CellKernels<T> cell = cell_kernels<T>(s.cell, s.activation, run.isa);
     const RecurrentTiling tiling(B, H, kernel.mr, kernel.nr);
     const int64_t mr = tiling.mr, nr = tiling.nr;
 
@@ -263,7 +267,8 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, int n_t
     AlignedBuffer<T> d_gates_packed(2 * panels_size);
     std::fill(d_gates_packed.data(), d_gates_packed.data() + d_gates_packed.size(), T(0));
 
-    const int threads = threads_for(n_threads, tiling.tasks());
+    // One barrier per step: the work between two is one step's recurrent GEMM.
+    const int threads = threads_for(n_threads, tiling.tasks(), B * GH * H);
     const int64_t tile_size = pad_to_line(mr * nr);
     const int64_t per_thread = tile_size + 2 * pad_to_line(nr);
     AlignedBuffer<T> scratch(threads * per_thread);
@@ -357,21 +362,27 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, int n_t
     // row of the layer's input and of h_{t-1}.
     AlignedBuffer<T> x_steps(rows_all * I), d_x_steps(rows_all * I);
     swap_leading_axes(a.x, B, steps, I, x_steps.data(), n_threads);
+    // Padded steps have d_gates = 0, but 0 * x must not turn a NaN or inf the
+    // caller left in the padding into a NaN weight gradient.
+    for (int64_t t = 0; a.lengths && t < steps; ++t)
+        for (int64_t b = 0; b < B; ++b)
+            if (!is_valid(a.lengths, b, t)) std::fill_n(x_steps.data() + (t * B + b) * I, I, T(0));
     const MatrixView<T> d_ih_t{d_gates_ih.data(), 1, GH}, d_hh_t{d_gates_hh, 1, GH};
     gemm<T>({GH, I, rows_all}, d_ih_t, MatrixView<T>{x_steps.data(), I, 1}, a.d_weight_ih, I, false,
-            n_threads);
+            n_threads, run.isa);
     gemm<T>({GH, H, rows_all}, d_hh_t, MatrixView<T>{a.cache.h_prev, H, 1}, a.d_weight_hh, H, false,
-            n_threads);
+            n_threads, run.isa);
     gemm<T>({rows_all, I, GH}, d_ih_t.transposed(), MatrixView<T>{a.weight_ih, I, 1},
-            d_x_steps.data(), I, false, n_threads);
+            d_x_steps.data(), I, false, n_threads, run.isa);
     swap_leading_axes(d_x_steps.data(), steps, B, I, a.d_x, n_threads);
     column_sums(d_gates_ih.data(), rows_all, GH, a.d_bias_ih, n_threads);
     column_sums(d_gates_hh, rows_all, GH, a.d_bias_hh, n_threads);
 }
 
-template void sequence_forward<float>(const SequenceShape&, const ForwardArgs<float>&, int);
-template void sequence_forward<double>(const SequenceShape&, const ForwardArgs<double>&, int);
-template void sequence_backward<float>(const SequenceShape&, const BackwardArgs<float>&, int);
-template void sequence_backward<double>(const SequenceShape&, const BackwardArgs<double>&, int);
+template void sequence_forward<float>(const SequenceShape&, const ForwardArgs<float>&, Execution);
+template void sequence_forward<double>(const SequenceShape&, const ForwardArgs<double>&, Execution);
+template void sequence_backward<float>(const SequenceShape&, const BackwardArgs<float>&, Execution);
+template void sequence_backward<double>(const SequenceShape&, const BackwardArgs<double>&,
+                                        Execution);
 
 }  // namespace rnnkit

@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "common/shapes.hpp"
+#include "gemm/microkernel.hpp"
 
 namespace rnnkit {
 
@@ -63,10 +64,17 @@ struct BackwardArgs {
     T* d_bias_hh;    // (G*H)
 };
 
-template <class T>
-void sequence_forward(const SequenceShape& shape, const ForwardArgs<T>& args, int n_threads);
+// How to run a call: OpenMP threads, and the instruction set of the GEMM and the
+// cell math (Isa::best: the widest this CPU has). Neither changes any result.
+struct Execution {
+    int n_threads;
+    Isa isa = Isa::best;
+};
 
 template <class T>
-void sequence_backward(const SequenceShape& shape, const BackwardArgs<T>& args, int n_threads);
+void sequence_forward(const SequenceShape& shape, const ForwardArgs<T>& args, Execution run);
+
+template <class T>
+void sequence_backward(const SequenceShape& shape, const BackwardArgs<T>& args, Execution run);
 
 }  // namespace rnnkit

@@ -3,7 +3,7 @@
 * forward outputs and every backward gradient are the same bits for any n_threads,
 * a row's forward result does not depend on the rest of its batch,
 * concurrent calls from Python threads give the same bits as serial calls,
-* the GEMM gives the same bits for every micro-kernel ISA and thread count.
+* the GEMM and the cell math give the same bits for every ISA and thread count.
 """
 
 from concurrent.futures import ThreadPoolExecutor
@@ -145,6 +145,50 @@ def test_bptt_steps_at_least_T_is_full_bptt(cell, reverse):
     full = run(cell, "tanh", case, reverse=reverse, n_threads=2)
     for k in (T, T + 1, 10**6):
         assert_bitwise(full, run(cell, "tanh", case, reverse=reverse, n_threads=2, bptt_steps=k))
+
+
+# --------------------------------------------------------------------------------------------
+# instruction set
+# --------------------------------------------------------------------------------------------
+
+ISAS = [isa for isa in ("avx512", "avx2", "generic") if _core.isa_supported(isa)]
+
+
+def core_run(cell, activation, case, isa):
+    """Forward and backward through _core directly: only it takes an ISA override."""
+    x, lengths = case["x"], case["lengths"]
+    lengths = None if lengths is None else np.asarray(lengths, dtype=np.int64)
+    weights = [case[k] for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+    output, h_n, c_n, cache = _core.forward(
+        cell, activation, False, x, *weights, case["h0"], case["c0"], lengths, True, 2, isa
+    )
+    grads = _core.backward(
+        cell, activation, False, x, weights[0], weights[1], lengths, *cache,
+        case["d_output"], case["d_h_n"], case["d_c_n"], 0, 2, isa,
+    )  # fmt: skip
+    return [output, h_n, c_n, *grads]
+
+
+@pytest.mark.skipif(len(ISAS) < 2, reason="this CPU has only the portable kernels")
+@pytest.mark.parametrize("cell, activation", CELL_ACTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_isa_does_not_change_bits(cell, activation, dtype):
+    """The cells are compiled once per ISA; wider vectors must not change a bit."""
+    case = make_case(cell, dtype, 13, 5, 7, 37, seed=5, var_lengths=True)
+    results = {isa: core_run(cell, activation, case, isa) for isa in ISAS}
+    for isa in ISAS[1:]:
+        for i, (a, b) in enumerate(zip(results[ISAS[0]], results[isa])):
+            assert (a is None and b is None) or np.array_equal(a, b), (isa, i)
+
+
+def test_non_finite_padding_stays_out_of_gradients():
+    """Values past a sequence's length are never read: not even as 0 * NaN."""
+    case = make_case("lstm", np.float64, 4, 6, 3, 5, seed=6, var_lengths=True)
+    clean = run("lstm", "tanh", case, reverse=False, n_threads=1)
+    dirty = dict(case, x=case["x"].copy())
+    for b, length in enumerate(case["lengths"]):
+        dirty["x"][b, length:] = np.nan
+    assert_bitwise(clean, run("lstm", "tanh", dirty, reverse=False, n_threads=1))
 
 
 # --------------------------------------------------------------------------------------------

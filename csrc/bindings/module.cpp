@@ -92,6 +92,11 @@ int checked_threads(int n_threads) {
     return n_threads;
 }
 
+rnnkit::Execution checked_execution(int n_threads, Isa isa) {
+    if (!rnnkit::isa_supported(isa)) throw py::value_error("isa: not supported by this CPU");
+    return {checked_threads(n_threads), isa};
+}
+
 rnnkit::SequenceShape make_shape(const std::string& cell, const std::string& activation,
                                  bool reverse, const py::array& x, const py::array& weight_hh) {
     if (x.ndim() != 3) throw py::value_error("x: expected a 3-D array (batch, steps, input)");
@@ -109,7 +114,8 @@ template <class T>
 py::tuple forward(const rnnkit::SequenceShape& s, const py::array& x, const py::array& weight_ih,
                   const py::array& weight_hh, const py::array& bias_ih, const py::array& bias_hh,
                   const py::object& h0, const py::object& c0, const py::object& lengths,
-                  bool training, int n_threads) {
+                  bool training, int n_threads, Isa isa) {
+    const rnnkit::Execution run = checked_execution(n_threads, isa);
     const int64_t B = s.batch, steps = s.steps, H = s.hidden, GH = s.gates() * H;
     const bool lstm = s.cell == Cell::lstm;
     rnnkit::ForwardArgs<T> args{};
@@ -141,7 +147,7 @@ py::tuple forward(const rnnkit::SequenceShape& s, const py::array& x, const py::
     }
     {
         py::gil_scoped_release release;
-        rnnkit::sequence_forward<T>(s, args, checked_threads(n_threads));
+        rnnkit::sequence_forward<T>(s, args, run);
     }
     if (lstm) c_n = c_state;
     if (training) cache = py::make_tuple(gates, aux, h_prev, c_prev);
@@ -153,7 +159,8 @@ py::tuple backward(const rnnkit::SequenceShape& s, const py::array& x, const py:
                    const py::array& weight_hh, const py::object& lengths, const py::array& gates,
                    const py::array& aux, const py::array& h_prev, const py::array& c_prev,
                    const py::array& d_output, const py::object& d_h_n, const py::object& d_c_n,
-                   int64_t bptt_steps, int n_threads) {
+                   int64_t bptt_steps, int n_threads, Isa isa) {
+    const rnnkit::Execution run = checked_execution(n_threads, isa);
     const int64_t B = s.batch, steps = s.steps, I = s.input, H = s.hidden, GH = s.gates() * H;
     const bool lstm = s.cell == Cell::lstm;
     rnnkit::BackwardArgs<T> args{};
@@ -185,7 +192,7 @@ py::tuple backward(const rnnkit::SequenceShape& s, const py::array& x, const py:
     args.d_bias_hh = mutable_data(d_bias_hh);
     {
         py::gil_scoped_release release;
-        rnnkit::sequence_backward<T>(s, args, checked_threads(n_threads));
+        rnnkit::sequence_backward<T>(s, args, run);
     }
     py::object d_c0_out = lstm ? py::object(d_c0) : py::none();
     return py::make_tuple(d_x, d_h0, d_c0_out, d_weight_ih, d_weight_hh, d_bias_ih, d_bias_hh);
@@ -234,16 +241,16 @@ PYBIND11_MODULE(_core, m) {
         [](const std::string& cell, const std::string& activation, bool reverse, const py::array& x,
            const py::array& weight_ih, const py::array& weight_hh, const py::array& bias_ih,
            const py::array& bias_hh, const py::object& h0, const py::object& c0,
-           const py::object& lengths, bool training, int n_threads) {
+           const py::object& lengths, bool training, int n_threads, const std::string& isa) {
             const auto s = make_shape(cell, activation, reverse, x, weight_hh);
             auto run = is_float64(x) ? &forward<double> : &forward<float>;
             return run(s, x, weight_ih, weight_hh, bias_ih, bias_hh, h0, c0, lengths, training,
-                       n_threads);
+                       n_threads, parse_isa(isa));
         },
         py::arg("cell"), py::arg("activation"), py::arg("reverse"), py::arg("x"),
         py::arg("weight_ih"), py::arg("weight_hh"), py::arg("bias_ih"), py::arg("bias_hh"),
-        py::arg("h0"), py::arg("c0"), py::arg("lengths"), py::arg("training"),
-        py::arg("n_threads"));
+        py::arg("h0"), py::arg("c0"), py::arg("lengths"), py::arg("training"), py::arg("n_threads"),
+        py::arg("isa") = "best");
 
     m.def(
         "backward",
@@ -251,16 +258,16 @@ PYBIND11_MODULE(_core, m) {
            const py::array& weight_ih, const py::array& weight_hh, const py::object& lengths,
            const py::array& gates, const py::array& aux, const py::array& h_prev,
            const py::array& c_prev, const py::array& d_output, const py::object& d_h_n,
-           const py::object& d_c_n, int64_t bptt_steps, int n_threads) {
+           const py::object& d_c_n, int64_t bptt_steps, int n_threads, const std::string& isa) {
             const auto s = make_shape(cell, activation, reverse, x, weight_hh);
             auto run = is_float64(x) ? &backward<double> : &backward<float>;
             return run(s, x, weight_ih, weight_hh, lengths, gates, aux, h_prev, c_prev, d_output,
-                       d_h_n, d_c_n, bptt_steps, n_threads);
+                       d_h_n, d_c_n, bptt_steps, n_threads, parse_isa(isa));
         },
         py::arg("cell"), py::arg("activation"), py::arg("reverse"), py::arg("x"),
         py::arg("weight_ih"), py::arg("weight_hh"), py::arg("lengths"), py::arg("gates"),
         py::arg("aux"), py::arg("h_prev"), py::arg("c_prev"), py::arg("d_output"), py::arg("d_h_n"),
-        py::arg("d_c_n"), py::arg("bptt_steps"), py::arg("n_threads"));
+        py::arg("d_c_n"), py::arg("bptt_steps"), py::arg("n_threads"), py::arg("isa") = "best");
 
     m.def(
         "gemm",

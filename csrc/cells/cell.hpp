@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "common/shapes.hpp"
+#include "gemm/microkernel.hpp"
 
 namespace rnnkit {
 
@@ -58,23 +59,31 @@ struct CellKernels {
     void (*backward)(const CellBackwardRow<T>& row, int64_t n);
 };
 
-template <class T>
-CellKernels<T> rnn_kernels(Activation activation);
-template <class T>
-CellKernels<T> lstm_kernels(Activation activation);
-template <class T>
-CellKernels<T> gru_kernels(Activation activation);
-
-template <class T>
-CellKernels<T> cell_kernels(Cell cell, Activation activation) {
-    switch (cell) {
-        case Cell::lstm:
-            return lstm_kernels<T>(activation);
-        case Cell::gru:
-            return gru_kernels<T>(activation);
-        default:
-            return rnn_kernels<T>(activation);
+// Each cell source is compiled once per instruction set (see CMakeLists.txt and
+// cells_avx2.cpp / cells_avx512.cpp), its entry points in that ISA's namespace.
+// Vector lanes round like scalar code (no FMA contraction), so all give the same
+// bits; wider vectors only make the element-wise math faster.
+#define RNNKIT_DECLARE_CELLS(isa_namespace)             \
+    namespace isa_namespace {                           \
+    template <class T>                                  \
+    CellKernels<T> rnn_kernels(Activation activation);  \
+    template <class T>                                  \
+    CellKernels<T> lstm_kernels(Activation activation); \
+    template <class T>                                  \
+    CellKernels<T> gru_kernels(Activation activation);  \
     }
-}
+
+RNNKIT_DECLARE_CELLS(cells_generic)
+#ifdef RNNKIT_X86
+RNNKIT_DECLARE_CELLS(cells_avx2)
+RNNKIT_DECLARE_CELLS(cells_avx512)
+#endif
+#undef RNNKIT_DECLARE_CELLS
+
+// The row functions of `cell` for `activation`, compiled for `isa` (Isa::best:
+// the widest this CPU supports). Throws std::invalid_argument for an ISA the
+// CPU or the build lacks.
+template <class T>
+CellKernels<T> cell_kernels(Cell cell, Activation activation, Isa isa = Isa::best);
 
 }  // namespace rnnkit

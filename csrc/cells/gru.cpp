@@ -6,6 +6,12 @@
 #include "cells/cell_dispatch.hpp"
 #include "common/activations.hpp"
 
+// This file is compiled once per ISA; cells_avx2.cpp and cells_avx512.cpp include it
+// with RNNKIT_CELLS_NAMESPACE set to their namespace.
+#ifndef RNNKIT_CELLS_NAMESPACE
+#define RNNKIT_CELLS_NAMESPACE cells_generic
+#endif
+
 namespace rnnkit {
 namespace {
 
@@ -74,6 +80,8 @@ struct GruRow {
 
 }  // namespace
 
+namespace RNNKIT_CELLS_NAMESPACE {
+
 template <class T>
 CellKernels<T> gru_kernels(Activation activation) {
     return detail::kernels_for<T, GruRow>(activation);
@@ -81,5 +89,7 @@ CellKernels<T> gru_kernels(Activation activation) {
 
 template CellKernels<float> gru_kernels<float>(Activation);
 template CellKernels<double> gru_kernels<double>(Activation);
+
+}  // namespace RNNKIT_CELLS_NAMESPACE
 
 }  // namespace rnnkit

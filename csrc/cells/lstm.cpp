@@ -4,6 +4,12 @@
 #include "cells/cell_dispatch.hpp"
 #include "common/activations.hpp"
 
+// This file is compiled once per ISA; cells_avx2.cpp and cells_avx512.cpp include it
+// with RNNKIT_CELLS_NAMESPACE set to their namespace.
+#ifndef RNNKIT_CELLS_NAMESPACE
+#define RNNKIT_CELLS_NAMESPACE cells_generic
+#endif
+
 namespace rnnkit {
 namespace {
 
@@ -77,6 +83,8 @@ struct LstmRow {
 
 }  // namespace
 
+namespace RNNKIT_CELLS_NAMESPACE {
+
 template <class T>
 CellKernels<T> lstm_kernels(Activation activation) {
     return detail::kernels_for<T, LstmRow>(activation);
@@ -84,5 +92,7 @@ CellKernels<T> lstm_kernels(Activation activation) {
 
 template CellKernels<float> lstm_kernels<float>(Activation);
 template CellKernels<double> lstm_kernels<double>(Activation);
+
+}  // namespace RNNKIT_CELLS_NAMESPACE
 
 }  // namespace rnnkit

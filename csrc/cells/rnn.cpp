@@ -3,6 +3,12 @@
 #include "cells/cell_dispatch.hpp"
 #include "common/activations.hpp"
 
+// This file is compiled once per ISA; cells_avx2.cpp and cells_avx512.cpp include it
+// with RNNKIT_CELLS_NAMESPACE set to their namespace.
+#ifndef RNNKIT_CELLS_NAMESPACE
+#define RNNKIT_CELLS_NAMESPACE cells_generic
+#endif
+
 namespace rnnkit {
 namespace {
 
@@ -37,6 +43,8 @@ struct RnnRow {
 
 }  // namespace
 
+namespace RNNKIT_CELLS_NAMESPACE {
+
 template <class T>
 CellKernels<T> rnn_kernels(Activation activation) {
     return detail::kernels_for<T, RnnRow>(activation);
@@ -44,5 +52,7 @@ CellKernels<T> rnn_kernels(Activation activation) {
 
 template CellKernels<float> rnn_kernels<float>(Activation);
 template CellKernels<double> rnn_kernels<double>(Activation);
+
+}  // namespace RNNKIT_CELLS_NAMESPACE
 
 }  // namespace rnnkit

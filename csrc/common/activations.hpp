@@ -15,7 +15,10 @@
 #include "common/shapes.hpp"
 
 namespace rnnkit {
-namespace detail {
+// Internal linkage: the cells are compiled once per ISA, and each copy must keep
+// its own inlined functions rather than share whichever one the linker picks.
+namespace {
+namespace fp {
 
 template <class To, class From>
 inline To bit_cast(From from) {
@@ -25,17 +28,17 @@ inline To bit_cast(From from) {
 inline float clamp(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
 inline double clamp(double x, double lo, double hi) { return x < lo ? lo : (x > hi ? hi : x); }
 
-}  // namespace detail
+}  // namespace fp
 
 // exp(x) for x in [-87.3, 88.3] (clamped outside; saturates sigmoid/tanh exactly).
 inline float fast_exp(float x) {
-    x = detail::clamp(x, -87.3f, 88.3f);
+    x = fp::clamp(x, -87.3f, 88.3f);
     // Adding 1.5 * 2^23 rounds x * log2(e) to the nearest integer n, which then
     // sits in the low mantissa bits: no float->int conversion instruction needed.
     const float magic = 12582912.0f;
     const float t = x * 1.44269504088896341f + magic;
     const float n = t - magic;
-    const int32_t ni = detail::bit_cast<int32_t>(t) - detail::bit_cast<int32_t>(magic);
+    const int32_t ni = fp::bit_cast<int32_t>(t) - fp::bit_cast<int32_t>(magic);
     const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
     float p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;
@@ -44,16 +47,16 @@ inline float fast_exp(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = (p * (r * r) + r) + 1.0f;
-    return p * detail::bit_cast<float>((ni + 127) << 23);
+    return p * fp::bit_cast<float>((ni + 127) << 23);
 }
 
 // exp(x) for x in [-708, 709] (clamped outside).
 inline double fast_exp(double x) {
-    x = detail::clamp(x, -708.0, 709.0);
+    x = fp::clamp(x, -708.0, 709.0);
     const double magic = 6755399441055744.0;  // 1.5 * 2^52
     const double t = x * 1.4426950408889634074 + magic;
     const double n = t - magic;
-    const int64_t ni = detail::bit_cast<int64_t>(t) - detail::bit_cast<int64_t>(magic);
+    const int64_t ni = fp::bit_cast<int64_t>(t) - fp::bit_cast<int64_t>(magic);
     const double r = (x - n * 6.93145751953125e-1) - n * 1.42860682030941723212e-6;
     const double rr = r * r;
     const double px = r * ((1.26177193074810590878e-4 * rr + 3.02994407707441961300e-2) * rr +
@@ -63,7 +66,7 @@ inline double fast_exp(double x) {
                           rr +
                       2.00000000000000000009e0;
     const double e = 1.0 + 2.0 * (px / (qx - px));
-    return e * detail::bit_cast<double>((ni + 1023) << 52);
+    return e * fp::bit_cast<double>((ni + 1023) << 52);
 }
 
 template <class T>
@@ -130,4 +133,5 @@ inline T sigmoid_grad(T y) {
     return y * (T(1) - y);
 }
 
+}  // namespace
 }  // namespace rnnkit

@@ -13,9 +13,17 @@
 
 namespace rnnkit {
 
-// Number of threads worth starting for `n_tasks` independent tasks.
-inline int threads_for(int n_threads, int64_t n_tasks) {
-    return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(n_threads, n_tasks)));
+// Work (multiply-adds or element copies) a thread must get between two
+// synchronizations to be worth starting: a few microseconds. Below it a fork,
+// join or barrier costs more than it saves, and far more on cores shared with
+// other processes, where a thread waiting at a barrier can lose a time slice.
+constexpr int64_t kMinWorkPerThread = int64_t(1) << 15;
+
+// Threads worth starting for `n_tasks` independent tasks that do `work` in
+// total between two synchronizations; at most `n_threads`.
+inline int threads_for(int n_threads, int64_t n_tasks, int64_t work) {
+    const int64_t by_work = std::max<int64_t>(1, work / kMinWorkPerThread);
+    return static_cast<int>(std::max<int64_t>(1, std::min({int64_t(n_threads), n_tasks, by_work})));
 }
 
 // Flushes denormals to zero for the lifetime of the guard, on the calling

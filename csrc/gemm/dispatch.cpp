@@ -22,6 +22,16 @@ bool isa_supported(Isa isa) {
     }
 }
 
+Isa resolve_isa(Isa isa) {
+    if (isa == Isa::best) {
+        if (isa_supported(Isa::avx512)) return Isa::avx512;
+        if (isa_supported(Isa::avx2)) return Isa::avx2;
+        return Isa::generic;
+    }
+    if (!isa_supported(isa)) throw std::invalid_argument("isa is not supported by this CPU");
+    return isa;
+}
+
 namespace {
 
 template <class T>
@@ -49,13 +59,7 @@ struct KernelTable<double> {
 
 template <class T>
 MicroKernel<T> select_microkernel(Isa isa) {
-    if (isa == Isa::best) {
-        if (isa_supported(Isa::avx512)) return select_microkernel<T>(Isa::avx512);
-        if (isa_supported(Isa::avx2)) return select_microkernel<T>(Isa::avx2);
-        return KernelTable<T>::generic();
-    }
-    if (!isa_supported(isa)) throw std::invalid_argument("isa is not supported by this CPU");
-    switch (isa) {
+    switch (resolve_isa(isa)) {
 #ifdef RNNKIT_X86
         case Isa::avx512:
             return KernelTable<T>::avx512();

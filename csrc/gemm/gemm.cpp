@@ -46,7 +46,8 @@ void gemm(const GemmShape& shape, MatrixView<T> a, MatrixView<T> b, T* c, int64_
     }
     const int64_t mc = row_panels_per_block * mr, nc = col_panels_per_block * nr;
     const int64_t row_blocks = ceil_div(m, mc), col_blocks = ceil_div(n, nc);
-    const int threads = threads_for(n_threads, std::max(row_blocks * col_blocks, n_panels));
+    const int threads =
+        threads_for(n_threads, std::max(row_blocks * col_blocks, n_panels), m * n * k);
 
     AlignedBuffer<T> b_packed(n_panels * nr * kc_max);
     AlignedBuffer<T> a_packed(static_cast<int64_t>(threads) * mc * kc_max);

@@ -33,6 +33,10 @@ MicroKernel<T> select_microkernel(Isa isa = Isa::best);
 
 bool isa_supported(Isa isa);
 
+// `isa` itself, or for Isa::best the widest ISA this CPU supports. Throws
+// std::invalid_argument if `isa` is not supported by this CPU or build.
+Isa resolve_isa(Isa isa);
+
 // Per-ISA kernels (each defined in its own file, compiled for that ISA).
 MicroKernel<float> microkernel_generic_f32();
 MicroKernel<double> microkernel_generic_f64();
