@@ -3,13 +3,26 @@
 import re
 from pathlib import Path
 
+import pytest
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def test_readme_python_blocks_run():
+def readme_blocks():
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
-    assert blocks, "README.md has no python example"
-    for block in blocks:
-        namespace = {}
-        exec(compile(block, str(README), "exec"), namespace)
-        assert namespace["grads"].d_weight_hh.shape == namespace["w_hh"].shape
+    assert len(blocks) == 2, "README.md: expected the estimators tour and the ops tour"
+    return blocks
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_readme_estimators_tour_runs():
+    namespace = {}
+    exec(compile(readme_blocks()[0], str(README), "exec"), namespace)
+    assert namespace["model"].score(namespace["X"], namespace["y"]) > 0.9
+    assert namespace["classifier"].n_iter_ == 5
+
+
+def test_readme_ops_tour_runs():
+    namespace = {}
+    exec(compile(readme_blocks()[1], str(README), "exec"), namespace)
+    assert namespace["grads"].d_weight_hh.shape == namespace["w_hh"].shape
