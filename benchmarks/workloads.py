@@ -1,5 +1,9 @@
 """Workload table and rnnkit helpers shared by the asv suites and ``compare.py``.
 
+Each workload is the network of a classic Keras tutorial. The ops-level benchmarks use
+its recurrent stack (cell, B, T, I, H, L); the end-to-end estimator benchmarks
+(``estimators.py``) use the whole model: dense head, dropout, output and training set.
+
 Only numpy and rnnkit are needed here, so the asv suites never import torch.
 """
 
@@ -24,6 +28,11 @@ class Workload:
     hidden: int
     layers: int
     activation: str = "tanh"
+    # The rest describes the whole model, for the estimator benchmarks only.
+    dense: tuple[int, ...] = ()  # hidden Dense(relu) widths between recurrent stack and output
+    dropout: float = 0.0  # after every recurrent and dense layer, as rnnkit's `dropout`
+    classes: int = 0  # 0: regression with one output; otherwise a classifier
+    samples: int = 1024  # training-set size: one epoch is samples / batch mini-batches
 
     @property
     def torch_supported(self) -> bool:
@@ -36,13 +45,37 @@ class Workload:
             kind += f"({self.activation})"
         return f"{kind} B{self.batch} T{self.steps} I{self.inputs} H{self.hidden} L{self.layers}"
 
+    def describe_model(self) -> str:
+        """``describe()`` plus the head, dropout and training-set size of the whole model."""
+        parts = [self.describe()]
+        parts += [f"D{size}" for size in self.dense]
+        if self.dropout:
+            parts.append(f"p{self.dropout:g}")
+        parts.append(f"C{self.classes}" if self.classes else "reg")
+        parts.append(f"N{self.samples}")
+        return " ".join(parts)
+
 
 WORKLOADS = {
     w.name: w
     for w in (
-        Workload("stock", "lstm", batch=32, steps=60, inputs=1, hidden=50, layers=4),
-        Workload("mnist", "lstm", batch=32, steps=28, inputs=28, hidden=256, layers=2),
-        Workload("cosine", "rnn", batch=100, steps=500, inputs=1, hidden=200, layers=1),
+        Workload("stock", "lstm", batch=32, steps=60, inputs=1, hidden=50, layers=4, dropout=0.2),
+        Workload(
+            "mnist",
+            "lstm",
+            batch=32,
+            steps=28,
+            inputs=28,
+            hidden=256,
+            layers=2,
+            dense=(32,),
+            dropout=0.2,
+            classes=10,
+            samples=2048,
+        ),
+        Workload(
+            "cosine", "rnn", batch=100, steps=500, inputs=1, hidden=200, layers=1, samples=1000
+        ),
         Workload(
             "cosine_linear",
             "rnn",
@@ -52,8 +85,9 @@ WORKLOADS = {
             hidden=200,
             layers=1,
             activation="linear",
+            samples=1000,
         ),
-        Workload("gru", "gru", batch=64, steps=100, inputs=16, hidden=128, layers=1),
+        Workload("gru", "gru", batch=64, steps=100, inputs=16, hidden=128, layers=1, samples=2048),
     )
 }
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from . import ops
 
@@ -106,7 +107,10 @@ def init_params(spec, rng, dtype):
 def _orthogonal(rng, shape):
     """A (G*H, H) matrix with orthonormal columns, as Keras' orthogonal initializer gives
     its (H, G*H) recurrent kernel orthonormal rows."""
-    q, r = np.linalg.qr(rng.standard_normal(shape))
+    # One BLAS thread: a multithreaded QR of these small matrices gains nothing and
+    # slowed to seconds when the cores were shared with other processes.
+    with threadpool_limits(limits=1, user_api="blas"):
+        q, r = np.linalg.qr(rng.standard_normal(shape))
     return q * np.sign(np.diag(r))  # sign fix: uniform over orthogonal matrices
 
 
