@@ -109,6 +109,15 @@ def median_times(fns: dict, repeat: int, min_time: float) -> dict:
     return {key: statistics.median(times) for key, times in samples.items()}
 
 
+def measure_rates(wl, runners, modes, result, samples, args):
+    """Fill ``result[lib, mode]`` with ``samples`` per second, for every runner and mode."""
+    for mode in modes:
+        print(f"  {wl.name:<14} {mode}", file=sys.stderr, flush=True)
+        fns = {lib: r[mode] for lib, r in runners.items()}
+        for lib, seconds in median_times(fns, args.repeat, args.min_time).items():
+            result[lib, mode] = samples / seconds
+
+
 # --------------------------------------------------------------------------- ops runners
 
 
@@ -163,11 +172,7 @@ def bench_workload(wl, args) -> dict:
         runners["torch"] = torch_runners(wl, weights, x, d_out)
 
     result = dict.fromkeys(((lib, mode) for lib in LIBS for mode in MODES), None)
-    for mode in MODES:
-        print(f"  {wl.name:<14} {mode}", file=sys.stderr, flush=True)
-        fns = {lib: r[mode] for lib, r in runners.items()}
-        for lib, seconds in median_times(fns, args.repeat, args.min_time).items():
-            result[lib, mode] = wl.batch / seconds
+    measure_rates(wl, runners, MODES, result, wl.batch, args)
     return result
 
 
@@ -340,11 +345,7 @@ def bench_fit_workload(wl, args, keras) -> dict:
     if keras is not None:
         runners["keras"], result["params", "keras"] = keras_fit_runners(keras, wl, X, y)
 
-    for mode in FIT_MODES:
-        print(f"  {wl.name:<14} {mode}", file=sys.stderr, flush=True)
-        fns = {lib: r[mode] for lib, r in runners.items()}
-        for lib, seconds in median_times(fns, args.repeat, args.min_time).items():
-            result[lib, mode] = wl.samples / seconds
+    measure_rates(wl, runners, FIT_MODES, result, wl.samples, args)
     return result
 
 

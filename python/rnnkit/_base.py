@@ -97,6 +97,16 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator):
         "dtype": [StrOptions({"float32", "float64"})],
     }
 
+    def _store_init_arguments(self, arguments):
+        """The body of each estimator's ``__init__``: keep every argument as given.
+
+        scikit-learn's rules: ``__init__`` validates nothing and sets only its arguments;
+        each estimator spells out its own signature, which ``get_params`` reads.
+        """
+        for name, value in arguments.items():
+            if name != "self":
+                setattr(self, name, value)
+
     # -- hooks the estimators implement ------------------------------------------------
 
     def _validate_targets(self, y, seqs, *, reset, classes=None):

@@ -128,33 +128,7 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         verbose=0,
         dtype="float32",
     ):
-        self.cell = cell
-        self.hidden_sizes = hidden_sizes
-        self.bidirectional = bidirectional
-        self.activation = activation
-        self.dense_sizes = dense_sizes
-        self.dropout = dropout
-        self.return_sequences = return_sequences
-        self.loss = loss
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.momentum = momentum
-        self.decay = decay
-        self.alpha = alpha
-        self.clip_norm = clip_norm
-        self.clip_value = clip_value
-        self.bptt_steps = bptt_steps
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.warm_start = warm_start
-        self.random_state = random_state
-        self.n_jobs = n_jobs
-        self.verbose = verbose
-        self.dtype = dtype
+        self._store_init_arguments(locals())
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
@@ -258,33 +232,7 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
         verbose=0,
         dtype="float32",
     ):
-        self.cell = cell
-        self.hidden_sizes = hidden_sizes
-        self.bidirectional = bidirectional
-        self.activation = activation
-        self.dense_sizes = dense_sizes
-        self.dropout = dropout
-        self.return_sequences = return_sequences
-        self.class_weight = class_weight
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.momentum = momentum
-        self.decay = decay
-        self.alpha = alpha
-        self.clip_norm = clip_norm
-        self.clip_value = clip_value
-        self.bptt_steps = bptt_steps
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.warm_start = warm_start
-        self.random_state = random_state
-        self.n_jobs = n_jobs
-        self.verbose = verbose
-        self.dtype = dtype
+        self._store_init_arguments(locals())
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):

@@ -219,7 +219,9 @@ def matmul(a, b, *, n_threads=None):
     views (``w.T``) are read in place, without a copy.
     """
     a = _as_matrix(a, "a")
-    b = _as_float(_as_matrix(b, "b"), "b", a.dtype, ndim=2)
+    b = _as_matrix(b, "b")
+    if b.dtype != a.dtype:
+        raise TypeError(f"b: expected dtype {a.dtype} (the dtype of a), got {b.dtype}")
     if a.shape[1] != b.shape[0]:
         raise ValueError(f"a, b: inner dimensions differ, got shapes {a.shape} and {b.shape}")
     if min(a.shape[0], b.shape[1]) == 0 or a.shape[1] == 0:
@@ -229,11 +231,7 @@ def matmul(a, b, *, n_threads=None):
 
 def _as_matrix(value, name):
     """A 2-D float array whose strides the GEMM can read (positive, whole items)."""
-    if isinstance(value, (str, bytes)) or value is None:
-        raise TypeError(f"{name}: expected a float32 or float64 array, got {type(value).__name__}")
-    array = np.asarray(value)
-    if array.dtype not in _FLOAT_DTYPES:
-        raise TypeError(f"{name}: expected dtype float32 or float64, got {array.dtype}")
+    array = _float_array(value, name)
     if array.ndim != 2:
         raise ValueError(f"{name}: expected a 2-D array, got shape {array.shape}")
     if any(s <= 0 or s % array.itemsize for s in array.strides):
@@ -252,12 +250,22 @@ def _check_cell_activation(cell, activation):
         )
 
 
+def _float_array(value, name, dtype=None):
+    """``value`` as an array of float32 or float64 (exactly ``dtype`` when given, the
+    dtype of x); never a silent cast."""
+    if isinstance(value, (str, bytes)) or value is None:
+        want = "float32 or float64" if dtype is None else dtype
+        raise TypeError(f"{name}: expected a {want} array, got {type(value).__name__}")
+    array = np.asarray(value)
+    if dtype is None and array.dtype not in _FLOAT_DTYPES:
+        raise TypeError(f"{name}: expected dtype float32 or float64, got {array.dtype}")
+    if dtype is not None and array.dtype != dtype:
+        raise TypeError(f"{name}: expected dtype {dtype} (the dtype of x), got {array.dtype}")
+    return array
+
+
 def _as_input(x):
-    if isinstance(x, (str, bytes)) or x is None:
-        raise TypeError(f"x: expected a float32 or float64 array, got {type(x).__name__}")
-    x = np.asarray(x)
-    if x.dtype not in _FLOAT_DTYPES:
-        raise TypeError(f"x: expected dtype float32 or float64, got {x.dtype}")
+    x = _float_array(x, "x")
     if x.ndim != 3:
         raise ValueError(f"x: expected a 3-D array (batch, steps, input), got shape {x.shape}")
     if min(x.shape) < 1:
@@ -267,11 +275,7 @@ def _as_input(x):
 
 def _as_float(value, name, dtype, shape=None, ndim=None):
     """A C-contiguous array of `dtype` and `shape`; never a silent cast."""
-    if isinstance(value, (str, bytes)) or value is None:
-        raise TypeError(f"{name}: expected a {dtype} array, got {type(value).__name__}")
-    array = np.asarray(value)
-    if array.dtype != dtype:
-        raise TypeError(f"{name}: expected dtype {dtype} (the dtype of x), got {array.dtype}")
+    array = _float_array(value, name, dtype)
     expected_ndim = len(shape) if shape is not None else ndim
     if array.ndim != expected_ndim or (shape is not None and array.shape != tuple(shape)):
         want = f"shape {tuple(shape)}" if shape is not None else f"a {ndim}-D array"
