@@ -238,7 +238,7 @@ def _dropout(h, rate, rng):
     if rate == 0.0:
         return h, None
     keep = rng.random(h.shape, dtype=h.dtype) >= rate
-    mask = keep.astype(h.dtype) / h.dtype.type(1.0 - rate)
+    mask = np.multiply(keep, h.dtype.type(1.0 / (1.0 - rate)), dtype=h.dtype)
     return h * mask, mask
 
 
