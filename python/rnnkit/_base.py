@@ -31,7 +31,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from . import _callbacks, _network, _optimizers
-from ._inputs import unpad, validate_sequences
+from ._inputs import TABLE, unpad, validate_sequences
 from ._progress import EpochProgress
 
 try:  # scikit-learn >= 1.9: estimators accept sklearn.callback callbacks
@@ -244,7 +244,7 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator):
         )
 
     def _n_inputs(self):
-        return 1 if self._layout == "table" else self.n_features_in_
+        return 1 if self._layout == TABLE else self.n_features_in_
 
     def _init_state(self, spec, dtype):
         self._spec_ = spec
