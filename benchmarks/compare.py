@@ -129,11 +129,18 @@ def rnnkit_runners(wl, weights, x, d_out, n_threads):
     }
 
 
+def torch_recurrent(wl, **kwargs):
+    """torch's batch-first RNN/LSTM/GRU stack of ``wl``; torch has no linear RNN, so that
+    one runs as tanh."""
+    cls = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[wl.cell]
+    if wl.cell == "rnn":
+        kwargs["nonlinearity"] = wl.activation if wl.torch_supported else "tanh"
+    return cls(wl.inputs, wl.hidden, num_layers=wl.layers, batch_first=True, **kwargs)
+
+
 def build_torch_model(wl, weights):
     """A torch module with num_layers=L holding exactly the rnnkit weights."""
-    cls = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[wl.cell]
-    kwargs = {"nonlinearity": wl.activation} if wl.cell == "rnn" else {}
-    model = cls(wl.inputs, wl.hidden, num_layers=wl.layers, batch_first=True, **kwargs)
+    model = torch_recurrent(wl)
     with torch.no_grad():
         for layer, params in enumerate(weights):
             for name, value in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), params):
@@ -197,10 +204,7 @@ def build_torch_net(wl):
     the last one and the dense layers. torch has no linear RNN; that one runs as tanh.
     """
     nn = torch.nn
-    cell = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[wl.cell]
     kwargs = {}
-    if wl.cell == "rnn":
-        kwargs["nonlinearity"] = wl.activation if wl.torch_supported else "tanh"
     if wl.layers > 1:
         kwargs["dropout"] = wl.dropout  # torch warns when given dropout with one layer
     assert wl.classes != 2, "two classes need rnnkit's single-logit output: not modelled"
@@ -208,7 +212,7 @@ def build_torch_net(wl):
     class Net(nn.Module):
         def __init__(self):
             super().__init__()
-            self.rnn = cell(wl.inputs, wl.hidden, num_layers=wl.layers, batch_first=True, **kwargs)
+            self.rnn = torch_recurrent(wl, **kwargs)
             self.drop = nn.Dropout(wl.dropout) if wl.dropout else nn.Identity()
             widths = (wl.hidden, *wl.dense)
             self.dense = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths, widths[1:]))

@@ -750,17 +750,28 @@ def test_failed_refit_keeps_the_classifier():
 # --------------------------------------------------------------------------------------------
 
 
-def nan_loss_at_call(monkeypatch, name, call):
-    """Make ``_losses.<name>`` return a NaN loss on its ``call``-th call (1-based)."""
-    real = getattr(_losses, name)
+def replace_call(monkeypatch, module, name, call, replacement):
+    """Make the ``call``-th call (1-based) of ``module.<name>`` return
+    ``replacement(real, *args, **kwargs)`` instead; the other calls run as usual."""
+    real = getattr(module, name)
     calls = []
 
-    def loss(*args, **kwargs):
+    def patched(*args, **kwargs):
         calls.append(None)
-        value, grad = real(*args, **kwargs)
-        return (NAN if len(calls) == call else value), grad
+        if len(calls) == call:
+            return replacement(real, *args, **kwargs)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(_losses, name, loss)
+    monkeypatch.setattr(module, name, patched)
+
+
+def nan_loss_at_call(monkeypatch, name, call):
+    """Make ``_losses.<name>`` return a NaN loss on its ``call``-th call (1-based)."""
+
+    def nan_loss(real, *args, **kwargs):
+        return NAN, real(*args, **kwargs)[1]
+
+    replace_call(monkeypatch, _losses, name, call, nan_loss)
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS)
@@ -819,16 +830,11 @@ def test_overflowing_last_update_of_an_epoch_is_not_kept():
 
 def interrupt_at_call(monkeypatch, call):
     """Make ``_network.backward`` raise KeyboardInterrupt on its ``call``-th call."""
-    real = _network.backward
-    calls = []
 
-    def backward(*args, **kwargs):
-        calls.append(None)
-        if len(calls) == call:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
+    def interrupt(real, *args, **kwargs):
+        raise KeyboardInterrupt
 
-    monkeypatch.setattr(_network, "backward", backward)
+    replace_call(monkeypatch, _network, "backward", call, interrupt)
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS)

@@ -124,7 +124,8 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator):
         """Per-row factors multiplying ``sample_weight`` (class weights), or None."""
         return None
 
-    def _validation_score(self, output, target):
+    def _validation_score(self, output, target, weight):
+        """The estimator's score (R², accuracy) on rows of output, targets and weights."""
         raise NotImplementedError
 
     # -- fitting -------------------------------------------------------------------------
@@ -159,8 +160,7 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator):
         except BaseException:
             # Validation records n_features_in_, classes_, ...: a failed call must not
             # leave them describing data the fitted weights never saw.
-            vars(self).clear()
-            vars(self).update(fitted_state)
+            self._restore(fitted_state)
             raise
         dtype = np.dtype(self.dtype)
         spec = self._spec()
@@ -172,10 +172,14 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator):
             self._train(flat, train, val, epochs, stop_early=not incremental, X=X, y=y,
                         sample_weight=sample_weight)  # fmt: skip
         except KeyboardInterrupt:  # re-raised only when no epoch finished: nothing to keep
-            vars(self).clear()
-            vars(self).update(fitted_state)
+            self._restore(fitted_state)
             raise
         return self
+
+    def _restore(self, state):
+        """Put back every attribute as ``dict(vars(self))`` recorded it."""
+        vars(self).clear()
+        vars(self).update(state)
 
     def _validate_fit_data(self, X, y, sample_weight, validation_data, first_pass, incremental,
                            classes):  # fmt: skip
@@ -311,6 +315,8 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator):
         generator = np.random.default_rng(self._random_state.randint(np.iinfo(np.int32).max))
         callbacks = _callbacks.start(self, epochs, X, y, sample_weight)
         first_epoch = self.n_iter_
+        row_weights = self._target_weights(train[1])
+        l2 = self._l2_factors()
         try:
             for epoch in range(first_epoch + 1, first_epoch + epochs + 1):
                 epoch_context = callbacks.begin_epoch() if callbacks else None
@@ -321,7 +327,7 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator):
                 )  # fmt: skip
                 metrics = None
                 try:
-                    loss = self._epoch(flat, train, generator, progress)
+                    loss = self._epoch(flat, train, row_weights, l2, generator, progress)
                     val_loss, val_score = self._evaluate(*val) if val else (None, None)
                     metrics = {"loss": loss, "val_loss": val_loss, "val_score": val_score,
                                "time": time.perf_counter() - started}  # fmt: skip
@@ -373,11 +379,11 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator):
             if callbacks:
                 callbacks.end()
 
-    def _epoch(self, flat, train, generator, progress):
-        """One pass over the data in shuffled mini-batches; returns the mean loss."""
+    def _epoch(self, flat, train, row_weights, l2, generator, progress):
+        """One pass over the data in shuffled mini-batches; returns the mean loss.
+        ``row_weights``: class weights per sample or step, or None; ``l2``: see
+        :meth:`_l2_factors`."""
         seqs, targets, weights = train
-        row_weights = self._target_weights(targets)
-        l2 = self._l2_factors()
         spec = self._spec_
         threads = self._threads()
         order = generator.permutation(len(seqs))
@@ -489,20 +495,22 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator):
             return unpad(values, seqs.lengths)
         return values
 
+    def _predicted_rows(self, seqs, targets, weights):
+        """Predictions, targets and weights as loss rows, without dropout."""
+        out_rows, target_rows, w_rows, _ = self._rows(seqs, self._outputs(seqs), targets, weights)
+        return out_rows, target_rows, w_rows
+
     def _evaluate(self, seqs, targets):
-        """(loss, score) on held-out data, without dropout."""
-        output = self._outputs(seqs)
-        out_rows, target_rows, w_rows, _ = self._rows(seqs, output, targets, np.ones(len(seqs)))
-        loss, _ = self._loss(out_rows, target_rows, w_rows)
-        return loss, self._validation_score(out_rows, target_rows, w_rows)
+        """(loss, score) on held-out data."""
+        rows = self._predicted_rows(seqs, targets, np.ones(len(seqs)))
+        loss, _ = self._loss(*rows)
+        return loss, self._validation_score(*rows)
 
     def _score(self, X, y, sample_weight):
         seqs = self._sequences_for_predict(X)
         targets = self._validate_targets(y, seqs, reset=False)
         weights = _check_sample_weight(sample_weight, seqs.x[:, 0, 0], dtype=np.float64)
-        output = self._outputs(seqs)
-        out_rows, target_rows, w_rows, _ = self._rows(seqs, output, targets, weights)
-        return self._validation_score(out_rows, target_rows, w_rows)
+        return self._validation_score(*self._predicted_rows(seqs, targets, weights))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

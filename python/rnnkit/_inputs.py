@@ -75,11 +75,7 @@ def validate_sequences(estimator, X, *, reset, dtype):
         )
     layout = getattr(estimator, "_layout", None)
     if ndim == 3:
-        if not reset and layout == TABLE:
-            raise ValueError(
-                f"X: {type(estimator).__name__} was fitted on 2-D input (n_samples, "
-                f"n_timesteps); got a 3-D array of shape {np.shape(X)}"
-            )
+        _check_not_table(estimator, reset, f"a 3-D array of shape {np.shape(X)}")
         x = check_array(X, allow_nd=True, dtype=dtype, input_name="X", estimator=estimator)
         if min(x.shape) < 1:
             raise ValueError(f"X: every dimension must be at least 1, got shape {x.shape}")
@@ -95,6 +91,15 @@ def validate_sequences(estimator, X, *, reset, dtype):
     x = validate_data(estimator, X, reset=reset, dtype=dtype)
     _set_layout(estimator, TABLE, reset)
     return Sequences(x[:, :, None], None)
+
+
+def _check_not_table(estimator, reset, got):
+    """Sequences (3-D, ragged) cannot go to a model fitted on 2-D input."""
+    if not reset and getattr(estimator, "_layout", None) == TABLE:
+        raise ValueError(
+            f"X: {type(estimator).__name__} was fitted on 2-D input (n_samples, "
+            f"n_timesteps) with {estimator.n_features_in_} steps; got {got}"
+        )
 
 
 def _set_layout(estimator, layout, reset):
@@ -136,12 +141,7 @@ def _ragged_items(X):
 
 
 def _pack(estimator, items, *, reset, dtype):
-    layout = getattr(estimator, "_layout", None)
-    if not reset and layout == TABLE:
-        raise ValueError(
-            f"X: {type(estimator).__name__} was fitted on 2-D input (n_samples, "
-            f"n_timesteps) with {estimator.n_features_in_} steps; got a list of sequences"
-        )
+    _check_not_table(estimator, reset, "a list of sequences")
     arrays = []
     for i, item in enumerate(items):
         if len(item) == 0:
