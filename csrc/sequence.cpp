@@ -141,6 +141,7 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
     const int64_t B = s.batch, steps = s.steps, H = s.hidden, G = s.gates(), GH = G * H;
     const bool lstm = s.cell == Cell::lstm, gru = s.cell == Cell::gru;
     const bool training = a.cache.gates != nullptr;
+    const T leak_rate = T(s.leak_rate);
     const MicroKernel<T> kernel = select_microkernel<T>(run.isa);
     const CellKernels<T> cell = cell_kernels<T>(s.cell, s.activation, run.isa);
     const RecurrentTiling tiling(B, H, kernel.mr, kernel.nr);
@@ -219,6 +220,7 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
                         row.h_prev = h_prev + state;
                         row.c_prev = lstm ? c_prev + state : nullptr;
                         row.hidden = H;
+                        row.leak_rate = leak_rate;
                         row.h = h_next + state;
                         row.c = lstm ? c_next + state : nullptr;
                         row.gates = training ? a.cache.gates + tb * GH + j0 : gates_scratch;
@@ -243,6 +245,7 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
     const int64_t B = s.batch, steps = s.steps, I = s.input, H = s.hidden, G = s.gates();
     const int64_t GH = G * H, rows_all = B * steps, window = a.bptt_steps;
     const bool lstm = s.cell == Cell::lstm, gru = s.cell == Cell::gru;
+    const T leak_rate = T(s.leak_rate);
     const MicroKernel<T> kernel = select_microkernel<T>(run.isa);
     const CellKernels<T> cell = cell_kernels<T>(s.cell, s.activation, run.isa);
     const RecurrentTiling tiling(B, H, kernel.mr, kernel.nr);
@@ -343,6 +346,7 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
                         row.h_prev = a.cache.h_prev + tb * H + j0;
                         row.c_prev = lstm ? a.cache.c_prev + tb * H + j0 : nullptr;
                         row.hidden = H;
+                        row.leak_rate = leak_rate;
                         row.d_gates_ih = d_ih_row;
                         row.d_gates_hh = d_hh_row;
                         row.d_h_prev = carried_h;

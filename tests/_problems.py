@@ -50,10 +50,30 @@ def forward_inputs(case):
     return {name: case[name] for name in FORWARD_INPUTS if name in case}
 
 
+# Leak rates the kernel tests run: 1 is the plain cell (every cell), 0.3 a leaky rnn.
+LEAK_RATES = (1.0, 0.3)
+# Every (cell, activation, leak_rate) the kernels accept, among LEAK_RATES.
+CELL_ACTIVATION_LEAKS = [
+    (cell, act, leak)
+    for cell, act in CELL_ACTIVATIONS
+    for leak in LEAK_RATES
+    if cell == "rnn" or leak == 1.0
+]
+
+
 def kernel_run(
-    cell, problem, grads, *, reverse=False, activation="tanh", bptt_steps=None, n_threads=None
+    cell,
+    problem,
+    grads,
+    *,
+    reverse=False,
+    activation="tanh",
+    bptt_steps=None,
+    n_threads=None,
+    leak_rate=None,
 ):
-    """(forward result, gradients) of rnnkit.ops for one problem."""
+    """(forward result, gradients) of rnnkit.ops for one problem; leak_rate None: not passed."""
+    options = {} if leak_rate is None else {"leak_rate": leak_rate}
     res = ops.forward(
         cell,
         **forward_inputs(problem),
@@ -61,5 +81,6 @@ def kernel_run(
         activation=activation,
         training=True,
         n_threads=n_threads,
+        **options,
     )
     return res, ops.backward(res.cache, *grads, bptt_steps=bptt_steps, n_threads=n_threads)

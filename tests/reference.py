@@ -7,7 +7,10 @@ GRU with the semantics of ``torch.nn.RNN`` / ``torch.nn.LSTM`` / ``torch.nn.GRU`
 * variable sequence lengths with PyTorch packed-sequence semantics,
 * reverse processing (the backward half of a bidirectional layer),
 * a configurable activation (replacing ``tanh`` everywhere it appears, as Keras does),
-* truncated BPTT over windows of absolute time index.
+* truncated BPTT over windows of absolute time index,
+* a leak rate ``a`` in (0, 1] for the Elman cell (a leaky integrator, as in echo state
+  networks): ``h_t = (1 - a) * h_{t-1} + a * act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``;
+  ``a = 1`` is the plain cell.
 
 The code is written for clarity, not speed.  All arithmetic is done in float64; results are
 cast back to the dtype of ``x`` (float32 input gives float32 results computed in float64).
@@ -74,22 +77,27 @@ def _split(a, n):
 # --------------------------------------------------------------------------------------------
 # Single-step cells.  Each step function maps (x_t, h, c) -> (h_new, c_new, step_cache) for the
 # whole batch; the matching backward maps (step_cache, dh_new, dc_new) to the gradients
-# (dx_t, dh, dc, (dW_ih, dW_hh, db_ih, db_hh)).  c / dc are None for rnn and gru.
+# (dx_t, dh, dc, (dW_ih, dW_hh, db_ih, db_hh)).  c / dc are None for rnn and gru.  Options
+# of one cell only (the rnn's leak_rate) are keyword arguments of that cell's pair.
 # --------------------------------------------------------------------------------------------
 
 
-def rnn_step(x_t, h, c, params, activation):
+def rnn_step(x_t, h, c, params, activation, leak_rate=1.0):
     w_ih, w_hh, b_ih, b_hh = params
     a = x_t @ w_ih.T + b_ih + h @ w_hh.T + b_hh
-    h_new = act(activation, a)
+    y = act(activation, a)
+    # leaky integrator: keep (1 - leak_rate) of the old state (leak_rate = 1: h_new = y)
+    h_new = (1.0 - leak_rate) * h + leak_rate * y
     return h_new, None, dict(x=x_t, h=h, a=a)
 
 
-def rnn_step_backward(sc, dh_new, dc_new, params, activation):
+def rnn_step_backward(sc, dh_new, dc_new, params, activation, leak_rate=1.0):
     w_ih, w_hh, _, _ = params
-    da = dh_new * act_grad(activation, sc["a"])
+    # h_new = (1 - leak_rate) * h + leak_rate * act(a)
+    da = leak_rate * dh_new * act_grad(activation, sc["a"])
+    dh_direct = (1.0 - leak_rate) * dh_new
     dx = da @ w_ih
-    dh = da @ w_hh
+    dh = dh_direct + da @ w_hh
     grads = (da.T @ sc["x"], da.T @ sc["h"], da.sum(0), da.sum(0))
     return dx, dh, None, grads
 
@@ -182,6 +190,16 @@ def _f64(a):
     return None if a is None else np.asarray(a, dtype=np.float64)
 
 
+def _check_leak_rate(cell, leak_rate):
+    if isinstance(leak_rate, bool) or not isinstance(leak_rate, (int, float, np.floating)):
+        raise TypeError(f"leak_rate must be a real number, got {leak_rate!r}")
+    if not 0.0 < leak_rate <= 1.0:
+        raise ValueError(f"leak_rate must be in (0, 1], got {leak_rate!r}")
+    if leak_rate != 1.0 and cell != "rnn":
+        raise ValueError(f"leak_rate: only the rnn cell has a leak rate, got cell {cell!r}")
+    return float(leak_rate)
+
+
 def _check_bptt_steps(k):
     if k is None:
         return None
@@ -204,6 +222,7 @@ def forward(
     reverse=False,
     activation="tanh",
     bptt_steps=None,
+    leak_rate=1.0,
 ):
     """Run one RNN layer in one direction.
 
@@ -213,6 +232,9 @@ def forward(
 
     ``bptt_steps`` does not affect the forward values; it is stored in the cache and used by
     :func:`backward` unless :func:`backward` is given its own ``bptt_steps``.
+
+    ``leak_rate`` (rnn only, in (0, 1]) makes the Elman cell a leaky integrator; it is kept in
+    the cache for :func:`backward`.
     """
     if cell not in CELLS:
         raise ValueError(f"unknown cell {cell!r}")
@@ -231,6 +253,8 @@ def forward(
         if p.shape != shape:
             raise ValueError(f"{name} has shape {p.shape}, expected {shape}")
     is_lstm = cell == "lstm"
+    leak_rate = _check_leak_rate(cell, leak_rate)
+    cell_options = {"leak_rate": leak_rate} if cell == "rnn" else {}  # keywords of rnn_step
     if c0 is not None and not is_lstm:
         raise ValueError("c0 is only meaningful for lstm")
 
@@ -252,7 +276,7 @@ def forward(
     steps = {}  # t -> (valid mask (B,), step cache)
     for t in order:
         valid = t < lengths  # (B,) bool
-        h_new, c_new, sc = step(x[:, t], h, c, params, activation)
+        h_new, c_new, sc = step(x[:, t], h, c, params, activation, **cell_options)
         m = valid[:, None]
         h = np.where(m, h_new, h)  # invalid steps carry the state unchanged
         if is_lstm:
@@ -263,6 +287,7 @@ def forward(
     cache = dict(
         cell=cell,
         activation=activation,
+        cell_options=cell_options,
         dtype=dtype,
         params=params,
         shape=(B, T, D, H),
@@ -288,6 +313,7 @@ def backward(cache, d_output, d_h_n=None, d_c_n=None, *, bptt_steps=None):
     """
     cell = cache["cell"]
     activation = cache["activation"]
+    cell_options = cache["cell_options"]
     params = cache["params"]
     B, T, D, H = cache["shape"]
     order = cache["order"]
@@ -316,7 +342,9 @@ def backward(cache, d_output, d_h_n=None, d_c_n=None, *, bptt_steps=None):
         # gradient w.r.t. h_new / c_new of the step (only valid sequences take part)
         dh_step = (dh + d_output[:, t]) * m
         dc_step = dc * m if is_lstm else None
-        dx_t, dh_prev, dc_prev, grads = step_backward(sc, dh_step, dc_step, params, activation)
+        dx_t, dh_prev, dc_prev, grads = step_backward(
+            sc, dh_step, dc_step, params, activation, **cell_options
+        )
         d_x[:, t] = dx_t
         for acc, g in zip(d_params, grads):
             acc += g

@@ -3,7 +3,8 @@
 * forward outputs and every backward gradient are the same bits for any n_threads,
 * a row's forward result does not depend on the rest of its batch,
 * concurrent calls from Python threads give the same bits as serial calls,
-* the GEMM and the cell math give the same bits for every ISA and thread count.
+* the GEMM and the cell math give the same bits for every ISA and thread count,
+* all of that for the leaky rnn (leak_rate < 1) too, and leak_rate=1 is the default's bits.
 """
 
 from concurrent.futures import ThreadPoolExecutor
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 
 import reference
+from _problems import CELL_ACTIVATION_LEAKS as CELL_ACT_LEAKS
 from _problems import CELL_ACTIVATIONS as CELL_ACTS
 from _problems import GRADIENTS as GRAD_NAMES
 from _problems import forward_inputs, kernel_run
@@ -46,14 +48,27 @@ def make_case(cell, dtype, B, T, D, H, seed=0, var_lengths=False):
     return case
 
 
-def run(cell, activation, case, *, reverse, n_threads, bptt_steps=None, backward=True):
+def run(
+    cell,
+    activation,
+    case,
+    *,
+    reverse,
+    n_threads,
+    bptt_steps=None,
+    backward=True,
+    leak_rate=None,
+):
+    """(forward result, gradients or None); leak_rate None: not passed (the default)."""
     if not backward:
+        options = {} if leak_rate is None else {"leak_rate": leak_rate}
         fwd = ops.forward(
             cell,
             **forward_inputs(case),
             reverse=reverse,
             activation=activation,
             n_threads=n_threads,
+            **options,
         )
         return fwd, None
     grads = (case["d_output"], case["d_h_n"], case["d_c_n"])
@@ -65,6 +80,7 @@ def run(cell, activation, case, *, reverse, n_threads, bptt_steps=None, backward
         activation=activation,
         bptt_steps=bptt_steps,
         n_threads=n_threads,
+        leak_rate=leak_rate,
     )
 
 
@@ -89,37 +105,41 @@ def assert_bitwise(a, b, what=""):
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("cell, activation", CELL_ACTS)
+@pytest.mark.parametrize("cell, activation, leak_rate", CELL_ACT_LEAKS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
 @pytest.mark.parametrize(
     "var_lengths, reverse", [(False, False), (True, False), (False, True), (True, True)]
 )
-def test_thread_count_does_not_change_bits(cell, activation, dtype, shape, var_lengths, reverse):
+def test_thread_count_does_not_change_bits(
+    cell, activation, leak_rate, dtype, shape, var_lengths, reverse
+):
     case = make_case(cell, dtype, *shape, var_lengths=var_lengths)
+    options = dict(reverse=reverse, leak_rate=leak_rate)
     for bptt_steps in (None, 2):
         results = [
-            run(cell, activation, case, reverse=reverse, n_threads=n, bptt_steps=bptt_steps)
+            run(cell, activation, case, n_threads=n, bptt_steps=bptt_steps, **options)
             for n in (1, 2, 3)
         ]
         for n, result in zip((2, 3), results[1:]):
             assert_bitwise(results[0], result, f"n_threads={n} bptt_steps={bptt_steps}")
     # inference (training=False) gives the same forward bits as training
-    fwd, _ = run(cell, activation, case, reverse=reverse, n_threads=2, backward=False)
+    fwd, _ = run(cell, activation, case, n_threads=2, backward=False, **options)
     assert_bitwise((fwd, None), (results[0][0], None), "training=False")
 
 
-@pytest.mark.parametrize("cell, activation", CELL_ACTS)
+@pytest.mark.parametrize("cell, activation, leak_rate", CELL_ACT_LEAKS)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_default_thread_count_and_sanity(cell, activation, dtype):
+def test_default_thread_count_and_sanity(cell, activation, leak_rate, dtype):
     """n_threads=None gives the same bits; the values agree with the numpy reference."""
     case = make_case(cell, dtype, 13, 7, 5, 37, seed=3, var_lengths=True)
-    expected = run(cell, activation, case, reverse=True, n_threads=1, bptt_steps=3)
-    result = run(cell, activation, case, reverse=True, n_threads=None, bptt_steps=3)
+    options = dict(reverse=True, bptt_steps=3, leak_rate=leak_rate)
+    expected = run(cell, activation, case, n_threads=1, **options)
+    result = run(cell, activation, case, n_threads=None, **options)
     assert_bitwise(expected, result, "n_threads=None")
 
     ref_out, ref_h, ref_c, cache = reference.forward(
-        cell, **forward_inputs(case), reverse=True, activation=activation
+        cell, **forward_inputs(case), reverse=True, activation=activation, leak_rate=leak_rate
     )
     ref_grads = reference.backward(
         cache, case["d_output"], case["d_h_n"], case["d_c_n"], bptt_steps=3
@@ -135,6 +155,21 @@ def test_default_thread_count_and_sanity(cell, activation, dtype):
             assert getattr(grads, name) is None
         else:
             np.testing.assert_allclose(getattr(grads, name), ref_grads[name], **tol, err_msg=name)
+
+
+@pytest.mark.parametrize("cell, activation", CELL_ACTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_leak_rate_one_is_the_default(cell, activation, dtype):
+    """leak_rate=1 (float, int or numpy scalar) gives the default's bits, forward and backward;
+    an rnn with leak_rate < 1 really differs."""
+    case = make_case(cell, dtype, 9, 6, 5, 13, seed=11, var_lengths=True)
+    options = dict(reverse=False, n_threads=2, bptt_steps=4)
+    default = run(cell, activation, case, **options)
+    for one in (1.0, 1, np.float32(1.0), np.float64(1.0)):
+        assert_bitwise(default, run(cell, activation, case, leak_rate=one, **options), repr(one))
+    if cell == "rnn":
+        leaky, _ = run(cell, activation, case, leak_rate=0.3, **options)
+        assert not np.array_equal(leaky.output, default[0].output)
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
@@ -154,28 +189,29 @@ def test_bptt_steps_at_least_T_is_full_bptt(cell, reverse):
 ISAS = [isa for isa in ("avx512", "avx2", "generic") if _core.isa_supported(isa)]
 
 
-def core_run(cell, activation, case, isa):
+def core_run(cell, activation, case, isa, leak_rate=1.0):
     """Forward and backward through _core directly: only it takes an ISA override."""
     x, lengths = case["x"], case["lengths"]
     lengths = None if lengths is None else np.asarray(lengths, dtype=np.int64)
     weights = [case[k] for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
     output, h_n, c_n, cache = _core.forward(
-        cell, activation, False, x, *weights, case["h0"], case["c0"], lengths, True, 2, isa
-    )
+        cell, activation, False, x, *weights, case["h0"], case["c0"], lengths, True, 2, isa,
+        leak_rate=leak_rate,
+    )  # fmt: skip
     grads = _core.backward(
         cell, activation, False, x, weights[0], weights[1], lengths, *cache,
-        case["d_output"], case["d_h_n"], case["d_c_n"], 0, 2, isa,
+        case["d_output"], case["d_h_n"], case["d_c_n"], 0, 2, isa, leak_rate=leak_rate,
     )  # fmt: skip
     return [output, h_n, c_n, *grads]
 
 
 @pytest.mark.skipif(len(ISAS) < 2, reason="this CPU has only the portable kernels")
-@pytest.mark.parametrize("cell, activation", CELL_ACTS)
+@pytest.mark.parametrize("cell, activation, leak_rate", CELL_ACT_LEAKS)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_isa_does_not_change_bits(cell, activation, dtype):
+def test_isa_does_not_change_bits(cell, activation, leak_rate, dtype):
     """The cells are compiled once per ISA; wider vectors must not change a bit."""
     case = make_case(cell, dtype, 13, 5, 7, 37, seed=5, var_lengths=True)
-    results = {isa: core_run(cell, activation, case, isa) for isa in ISAS}
+    results = {isa: core_run(cell, activation, case, isa, leak_rate) for isa in ISAS}
     for isa in ISAS[1:]:
         for i, (a, b) in enumerate(zip(results[ISAS[0]], results[isa])):
             assert (a is None and b is None) or np.array_equal(a, b), (isa, i)

@@ -377,6 +377,82 @@ def test_huge_bptt_steps_equals_full_bptt():
 
 
 # --------------------------------------------------------------------------------------------
+# leak_rate
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [0, 0.0, -0.0, -0.3, -1, 1.0000001, 1.5, 2, np.nan, np.inf, -np.inf, np.float32(0.0),
+     np.float64(1.5), np.int64(2)],
+)  # fmt: skip
+def test_leak_rate_out_of_range(value):
+    args = make_args("rnn")
+    with pytest.raises(ValueError, match="leak_rate"):
+        call_forward("rnn", args, leak_rate=value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [True, False, np.bool_(True), "0.5", "", None, [0.5], (0.5,), np.array(0.5), 0.5 + 0j, b"1"],
+)
+def test_leak_rate_not_a_real_number(value):
+    args = make_args("rnn")
+    with pytest.raises(TypeError, match="leak_rate"):
+        call_forward("rnn", args, leak_rate=value)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("value", [0.5, 0.999, 1e-9, np.float64(0.3)])
+def test_leak_rate_only_for_rnn(cell, value):
+    args = make_args(cell)
+    with pytest.raises(ValueError, match="leak_rate: only the rnn cell"):
+        call_forward(cell, args, leak_rate=value)
+    with pytest.raises(ValueError, match="leak_rate"):
+        call_forward(cell, args, leak_rate=value + 1.5)  # out of range too: still leak_rate
+    with pytest.raises(TypeError, match="leak_rate"):
+        call_forward(cell, args, leak_rate=True)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("one", [1.0, 1, np.float32(1.0), np.int64(1)])
+def test_leak_rate_one_accepted_for_every_cell(cell, one):
+    args = make_args(cell)
+    expected = call_forward(cell, args, training=True)
+    result = call_forward(cell, args, training=True, leak_rate=one)
+    assert np.array_equal(result.output, expected.output)
+    assert np.array_equal(result.h_n, expected.h_n)
+    assert_grads_equal(ops.backward(result.cache, d_out()), ops.backward(expected.cache, d_out()))
+
+
+def test_leak_rate_real_types_agree():
+    """Any real number is read as the float it equals: numpy scalars and Fractions too."""
+    from fractions import Fraction
+
+    args = make_args("rnn")
+    expected = call_forward("rnn", args, leak_rate=0.25)
+    for value in (np.float64(0.25), np.float32(0.25), Fraction(1, 4)):
+        assert np.array_equal(call_forward("rnn", args, leak_rate=value).output, expected.output)
+    assert not np.array_equal(call_forward("rnn", args).output, expected.output)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_leak_rate_kept_for_backward(dtype):
+    """backward uses the forward's leak rate: its gradients differ from the plain cell's, and
+    the leak rate shows in the cache's repr."""
+    args = make_args("rnn", dtype)
+    leaky = call_forward("rnn", args, training=True, leak_rate=0.3)
+    plain = call_forward("rnn", args, training=True)
+    assert "leak_rate=0.3" in repr(leaky.cache) and "leak_rate" not in repr(plain.cache)
+    g_leaky = ops.backward(leaky.cache, d_out(dtype))
+    g_plain = ops.backward(plain.cache, d_out(dtype))
+    for name in GRAD_NAMES:
+        if getattr(g_plain, name) is not None:
+            assert getattr(g_leaky, name).dtype == dtype, name
+            assert not np.array_equal(getattr(g_leaky, name), getattr(g_plain, name)), name
+
+
+# --------------------------------------------------------------------------------------------
 # backward
 # --------------------------------------------------------------------------------------------
 
@@ -777,6 +853,8 @@ def test_core_forward_wrong_python_types():
         dict(x="x"),
         dict(weight_ih=None),
         dict(reverse="yes"),
+        dict(leak_rate="0.5"),
+        dict(leak_rate=None),
         dict(n_threads="2"),
         dict(n_threads=2**40),
     ):

@@ -1,11 +1,12 @@
-"""rnnkit.ops against the numpy reference over a grid of cells, options, dtypes and shapes."""
+"""rnnkit.ops against the numpy reference over a grid of cells, options, dtypes and shapes
+(the rnn cell also with a leak rate)."""
 
 import numpy as np
 import pytest
 
 import reference
 from _problems import (
-    CELL_ACTIVATIONS,
+    CELL_ACTIVATION_LEAKS,
     GRADIENTS,
     forward_inputs,
     kernel_run,
@@ -30,7 +31,7 @@ def assert_close(name, expected, actual, tol):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "B{}T{}I{}H{}".format(*s))
-@pytest.mark.parametrize("cell,activation", CELL_ACTIVATIONS)
+@pytest.mark.parametrize("cell,activation,leak_rate", CELL_ACTIVATION_LEAKS)
 @pytest.mark.parametrize(
     "options",
     [
@@ -42,7 +43,7 @@ def assert_close(name, expected, actual, tol):
     ],
     ids=["plain", "reverse", "lengths", "lengths-reverse-bptt2", "zero-state-bptt1"],
 )
-def test_matches_reference(cell, activation, shape, dtype, options):
+def test_matches_reference(cell, activation, leak_rate, shape, dtype, options):
     batch, steps, inputs, hidden = shape
     reverse = options.get("reverse", False)
     bptt = options.get("bptt_steps")
@@ -52,10 +53,20 @@ def test_matches_reference(cell, activation, shape, dtype, options):
     grads = make_output_grads(cell, batch, steps, hidden, dtype=dtype)
 
     res, got = kernel_run(
-        cell, problem, grads, reverse=reverse, activation=activation, bptt_steps=bptt
+        cell,
+        problem,
+        grads,
+        reverse=reverse,
+        activation=activation,
+        bptt_steps=bptt,
+        leak_rate=leak_rate,
     )
     out, h_n, c_n, cache = reference.forward(
-        cell, **forward_inputs(problem), reverse=reverse, activation=activation
+        cell,
+        **forward_inputs(problem),
+        reverse=reverse,
+        activation=activation,
+        leak_rate=leak_rate,
     )
     want = reference.backward(cache, *grads, bptt_steps=bptt)
 
@@ -87,9 +98,9 @@ def test_padded_steps_are_zero_and_ignore_d_output():
         np.testing.assert_array_equal(getattr(grads, name), getattr(grads_garbage, name))
 
 
-@pytest.mark.parametrize("cell,activation", CELL_ACTIVATIONS)
+@pytest.mark.parametrize("cell,activation,leak_rate", CELL_ACTIVATION_LEAKS)
 @pytest.mark.parametrize("reverse", [False, True])
-def test_gradients_match_finite_differences(cell, activation, reverse):
+def test_gradients_match_finite_differences(cell, activation, leak_rate, reverse):
     """Central differences of a scalar loss in float64, for every input of forward."""
     shape = (2, 4, 3, 5)
     batch, steps, _, hidden = shape
@@ -98,12 +109,14 @@ def test_gradients_match_finite_differences(cell, activation, reverse):
     grads = make_output_grads(cell, batch, steps, hidden, seed=4)
     d_output, d_h_n, d_c_n = grads
 
+    options = dict(reverse=reverse, activation=activation, leak_rate=leak_rate)
+
     def loss(p):
-        res, _ = kernel_run(cell, p, grads, reverse=reverse, activation=activation)
+        res, _ = kernel_run(cell, p, grads, **options)
         total = np.sum(res.output * d_output) + np.sum(res.h_n * d_h_n)
         return total + (np.sum(res.c_n * d_c_n) if cell == "lstm" else 0.0)
 
-    _, got = kernel_run(cell, problem, grads, reverse=reverse, activation=activation)
+    _, got = kernel_run(cell, problem, grads, **options)
     names = {"x": "d_x", "h0": "d_h0", "weight_ih": "d_weight_ih", "weight_hh": "d_weight_hh",
              "bias_ih": "d_bias_ih", "bias_hh": "d_bias_hh"}  # fmt: skip
     if cell == "lstm":

@@ -1,6 +1,8 @@
 """Tests of the numpy reference implementation (tests/reference.py) itself.
 
 * central finite differences (float64) of the forward against every gradient of backward,
+  the leaky rnn (leak_rate < 1) included,
+* the leaky rnn's forward against a plain loop over scalars,
 * truncated BPTT against finite differences of an independent window-by-window implementation
   in which the state entering each window is a constant ("detached"),
 * forward values and all gradients against torch.nn.RNN / LSTM / GRU when torch is installed.
@@ -25,6 +27,10 @@ CELL_ACTS = [
     ("lstm", "relu"),
     ("gru", "tanh"),
     ("gru", "relu"),
+]
+# CELL_ACTS with leak rate 1 (the plain cells), and the rnn cell again as a leaky integrator.
+LEAK_CELL_ACTS = [(cell, act, 1.0) for cell, act in CELL_ACTS] + [
+    (cell, act, 0.3) for cell, act in CELL_ACTS if cell == "rnn"
 ]
 TORCH_CELL_ACTS = [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")]
 PARAM_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
@@ -128,11 +134,11 @@ FD_SHAPES = [
 
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("shape", FD_SHAPES, ids=lambda s: "B{}T{}D{}H{}".format(*s[:4]))
-@pytest.mark.parametrize("cell,activation", CELL_ACTS)
-def test_gradients_match_finite_differences(cell, activation, shape, reverse):
+@pytest.mark.parametrize("cell,activation,leak_rate", LEAK_CELL_ACTS)
+def test_gradients_match_finite_differences(cell, activation, leak_rate, shape, reverse):
     B, T, D, H, lengths = shape
     arrs, ups, lengths = make_case(cell, B, T, D, H, seed=B * 100 + T, lengths=lengths)
-    kw = dict(lengths=lengths, reverse=reverse, activation=activation)
+    kw = dict(lengths=lengths, reverse=reverse, activation=activation, leak_rate=leak_rate)
 
     out, h_n, c_n, cache = run_forward(cell, arrs, **kw)
     assert_no_relu_kinks(cache)
@@ -144,6 +150,47 @@ def test_gradients_match_finite_differences(cell, activation, shape, reverse):
     check_grads(got, finite_difference(loss, arrs))
     if cell != "lstm":
         assert got["d_c0"] is None
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("activation", reference.ACTIVATIONS["rnn"])
+def test_leaky_rnn_matches_scalar_loop(activation, reverse):
+    """h_t = (1 - a) h_{t-1} + a act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), one number at a
+    time; padded steps carry the state and output 0. leak_rate=1 equals the default."""
+    B, T, D, H, a = 3, 5, 2, 4, 0.3
+    lengths = np.array([5, 2, 3])
+    arrs, _, _ = make_case("rnn", B, T, D, H, seed=12)
+    out, h_n, _, _ = run_forward(
+        "rnn", arrs, lengths=lengths, reverse=reverse, activation=activation, leak_rate=a
+    )
+    f = {"tanh": np.tanh, "relu": lambda v: max(v, 0.0), "linear": lambda v: v}[activation]
+    w_ih, w_hh, b_ih, b_hh = (arrs[name] for name in PARAM_NAMES)
+    want_out = np.zeros((B, T, H))
+    want_h = np.zeros((B, H))
+    for b in range(B):
+        h = [float(v) for v in arrs["h0"][b]]
+        steps = range(lengths[b] - 1, -1, -1) if reverse else range(lengths[b])
+        for t in steps:
+            pre = [
+                sum(w_ih[j, i] * arrs["x"][b, t, i] for i in range(D))
+                + b_ih[j]
+                + sum(w_hh[j, k] * h[k] for k in range(H))
+                + b_hh[j]
+                for j in range(H)
+            ]
+            h = [(1 - a) * h[j] + a * f(pre[j]) for j in range(H)]
+            want_out[b, t] = h
+        want_h[b] = h
+    np.testing.assert_allclose(out, want_out, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(h_n, want_h, rtol=1e-12, atol=1e-14)
+    # leak_rate=1 is the plain cell, and leak really changes the result
+    plain = run_forward("rnn", arrs, lengths=lengths, reverse=reverse, activation=activation)
+    one = run_forward(
+        "rnn", arrs, lengths=lengths, reverse=reverse, activation=activation, leak_rate=1.0
+    )
+    for u, v in zip(plain[:2], one[:2]):
+        np.testing.assert_array_equal(u, v)
+    assert not np.allclose(plain[0], out)
 
 
 @pytest.mark.parametrize("cell,activation", CELL_ACTS)
@@ -177,14 +224,13 @@ def test_defaults_zero_state_and_none_upstream(cell, activation):
 
 
 @pytest.mark.parametrize("reverse", [False, True])
-@pytest.mark.parametrize("cell,activation", CELL_ACTS)
-def test_variable_length_semantics(cell, activation, reverse):
+@pytest.mark.parametrize("cell,activation,leak_rate", LEAK_CELL_ACTS)
+def test_variable_length_semantics(cell, activation, leak_rate, reverse):
     B, T, D, H = 3, 5, 2, 3
     lengths = np.array([2, 5, 3])
     arrs, ups, _ = make_case(cell, B, T, D, H, seed=3)
-    out, h_n, c_n, cache = run_forward(
-        cell, arrs, lengths=lengths, reverse=reverse, activation=activation
-    )
+    kw = dict(reverse=reverse, activation=activation, leak_rate=leak_rate)
+    out, h_n, c_n, cache = run_forward(cell, arrs, lengths=lengths, **kw)
     g = backward(cache, ups["d_output"], ups["d_h_n"], ups["d_c_n"])
     d_out_masked = ups["d_output"].copy()
     for b, L in enumerate(lengths):
@@ -196,9 +242,7 @@ def test_variable_length_semantics(cell, activation, reverse):
         # each sequence equals an independent run over its own valid prefix
         single = {k: v[b : b + 1] for k, v in arrs.items() if k in ("x", "h0", "c0")}
         single["x"] = single["x"][:, :L]
-        o1, h1, c1, _ = run_forward(
-            cell, {**arrs, **single}, reverse=reverse, activation=activation
-        )
+        o1, h1, c1, _ = run_forward(cell, {**arrs, **single}, **kw)
         np.testing.assert_allclose(out[b : b + 1, :L], o1, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(h_n[b : b + 1], h1, rtol=1e-12, atol=1e-12)
         if cell == "lstm":
@@ -253,6 +297,15 @@ def test_rejects_bad_arguments():
         run_forward("gru", arrs, bptt_steps=0)
     with pytest.raises(ValueError):
         run_forward("gru", {**arrs, "c0": arrs["h0"]})
+    with pytest.raises(ValueError, match="leak_rate"):
+        run_forward("gru", arrs, leak_rate=0.5)
+    rnn_arrs, _, _ = make_case("rnn", 2, 3, 2, 2, seed=0)
+    for bad in (0.0, -0.1, 1.5, np.nan):
+        with pytest.raises(ValueError, match="leak_rate"):
+            run_forward("rnn", rnn_arrs, leak_rate=bad)
+    for bad in (True, "0.5", None):
+        with pytest.raises(TypeError, match="leak_rate"):
+            run_forward("rnn", rnn_arrs, leak_rate=bad)
 
 
 # --------------------------------------------------------------------------------------------
@@ -282,7 +335,9 @@ def test_bptt_steps_at_least_T_is_full(cell, activation, reverse):
                     np.testing.assert_array_equal(g[key], full[key])
 
 
-def windowed_objective(cell, arrs, ups, lengths, k, reverse, activation, detached=None):
+def windowed_objective(
+    cell, arrs, ups, lengths, k, reverse, activation, detached=None, leak_rate=1.0
+):
     """Independent truncated-BPTT surrogate.
 
     Each sequence b is split into windows [j*k, (j+1)*k) of absolute time (clipped to its
@@ -312,7 +367,9 @@ def windowed_objective(cell, arrs, ups, lengths, k, reverse, activation, detache
             window = {**arrs, "x": arrs["x"][b : b + 1, lo:hi], "h0": h}
             if is_lstm:
                 window["c0"] = c
-            out, h, c, _ = run_forward(cell, window, reverse=reverse, activation=activation)
+            out, h, c, _ = run_forward(
+                cell, window, reverse=reverse, activation=activation, leak_rate=leak_rate
+            )
             total += np.sum(ups["d_output"][b, lo:hi] * out[0])
         total += np.sum(ups["d_h_n"][b] * h[0])
         if is_lstm:
@@ -322,21 +379,23 @@ def windowed_objective(cell, arrs, ups, lengths, k, reverse, activation, detache
 
 @pytest.mark.parametrize("k", [1, 2, 3])
 @pytest.mark.parametrize("reverse", [False, True])
-@pytest.mark.parametrize("cell,activation", CELL_ACTS)
-def test_truncated_bptt_matches_detached_windows(cell, activation, reverse, k):
+@pytest.mark.parametrize("cell,activation,leak_rate", LEAK_CELL_ACTS)
+def test_truncated_bptt_matches_detached_windows(cell, activation, leak_rate, reverse, k):
     B, T, D, H = 3, 6, 2, 2
-    arrs, ups, lengths = make_case(cell, B, T, D, H, seed=17 + k, lengths=[6, 5, 2])
-    kw = dict(lengths=lengths, reverse=reverse, activation=activation)
+    seed = 17 + k + (0 if leak_rate == 1.0 else 100)  # relu pre-activations away from 0
+    arrs, ups, lengths = make_case(cell, B, T, D, H, seed=seed, lengths=[6, 5, 2])
+    kw = dict(lengths=lengths, reverse=reverse, activation=activation, leak_rate=leak_rate)
     out, h_n, c_n, cache = run_forward(cell, arrs, **kw)
     assert_no_relu_kinks(cache)
     got = backward(cache, ups["d_output"], ups["d_h_n"], ups["d_c_n"], bptt_steps=k)
 
     # the windowed forward reproduces the real objective (the forward is unaffected by k)
-    value, detached = windowed_objective(cell, arrs, ups, lengths, k, reverse, activation)
+    window_kw = dict(reverse=reverse, activation=activation, leak_rate=leak_rate)
+    value, detached = windowed_objective(cell, arrs, ups, lengths, k, **window_kw)
     np.testing.assert_allclose(value, objective(out, h_n, c_n, ups), rtol=1e-12)
 
     def loss(a):
-        return windowed_objective(cell, a, ups, lengths, k, reverse, activation, detached)[0]
+        return windowed_objective(cell, a, ups, lengths, k, detached=detached, **window_kw)[0]
 
     check_grads(got, finite_difference(loss, arrs))
 

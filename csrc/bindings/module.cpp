@@ -98,13 +98,14 @@ rnnkit::Execution checked_execution(int n_threads, Isa isa) {
 }
 
 rnnkit::SequenceShape make_shape(const std::string& cell, const std::string& activation,
-                                 bool reverse, const py::array& x, const py::array& weight_hh) {
+                                 bool reverse, double leak_rate, const py::array& x,
+                                 const py::array& weight_hh) {
     if (x.ndim() != 3) throw py::value_error("x: expected a 3-D array (batch, steps, input)");
     if (weight_hh.ndim() != 2) throw py::value_error("weight_hh: expected a 2-D array");
     rnnkit::SequenceShape s{x.shape(0),       x.shape(1),
                             x.shape(2),       weight_hh.shape(1),
                             parse_cell(cell), parse_activation(activation),
-                            reverse};
+                            reverse,          leak_rate};
     if (s.batch < 1 || s.steps < 1 || s.input < 1 || s.hidden < 1)
         throw py::value_error("x and weight_hh: every dimension must be at least 1");
     return s;
@@ -241,8 +242,9 @@ PYBIND11_MODULE(_core, m) {
         [](const std::string& cell, const std::string& activation, bool reverse, const py::array& x,
            const py::array& weight_ih, const py::array& weight_hh, const py::array& bias_ih,
            const py::array& bias_hh, const py::object& h0, const py::object& c0,
-           const py::object& lengths, bool training, int n_threads, const std::string& isa) {
-            const auto s = make_shape(cell, activation, reverse, x, weight_hh);
+           const py::object& lengths, bool training, int n_threads, const std::string& isa,
+           double leak_rate) {
+            const auto s = make_shape(cell, activation, reverse, leak_rate, x, weight_hh);
             auto run = is_float64(x) ? &forward<double> : &forward<float>;
             return run(s, x, weight_ih, weight_hh, bias_ih, bias_hh, h0, c0, lengths, training,
                        n_threads, parse_isa(isa));
@@ -250,7 +252,7 @@ PYBIND11_MODULE(_core, m) {
         py::arg("cell"), py::arg("activation"), py::arg("reverse"), py::arg("x"),
         py::arg("weight_ih"), py::arg("weight_hh"), py::arg("bias_ih"), py::arg("bias_hh"),
         py::arg("h0"), py::arg("c0"), py::arg("lengths"), py::arg("training"), py::arg("n_threads"),
-        py::arg("isa") = "best");
+        py::arg("isa") = "best", py::arg("leak_rate") = 1.0);
 
     m.def(
         "backward",
@@ -258,8 +260,9 @@ PYBIND11_MODULE(_core, m) {
            const py::array& weight_ih, const py::array& weight_hh, const py::object& lengths,
            const py::array& gates, const py::array& aux, const py::array& h_prev,
            const py::array& c_prev, const py::array& d_output, const py::object& d_h_n,
-           const py::object& d_c_n, int64_t bptt_steps, int n_threads, const std::string& isa) {
-            const auto s = make_shape(cell, activation, reverse, x, weight_hh);
+           const py::object& d_c_n, int64_t bptt_steps, int n_threads, const std::string& isa,
+           double leak_rate) {
+            const auto s = make_shape(cell, activation, reverse, leak_rate, x, weight_hh);
             auto run = is_float64(x) ? &backward<double> : &backward<float>;
             return run(s, x, weight_ih, weight_hh, lengths, gates, aux, h_prev, c_prev, d_output,
                        d_h_n, d_c_n, bptt_steps, n_threads, parse_isa(isa));
@@ -267,7 +270,8 @@ PYBIND11_MODULE(_core, m) {
         py::arg("cell"), py::arg("activation"), py::arg("reverse"), py::arg("x"),
         py::arg("weight_ih"), py::arg("weight_hh"), py::arg("lengths"), py::arg("gates"),
         py::arg("aux"), py::arg("h_prev"), py::arg("c_prev"), py::arg("d_output"), py::arg("d_h_n"),
-        py::arg("d_c_n"), py::arg("bptt_steps"), py::arg("n_threads"), py::arg("isa") = "best");
+        py::arg("d_c_n"), py::arg("bptt_steps"), py::arg("n_threads"), py::arg("isa") = "best",
+        py::arg("leak_rate") = 1.0);
 
     m.def(
         "gemm",

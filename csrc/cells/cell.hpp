@@ -27,6 +27,7 @@ struct CellForwardRow {
     const T* h_prev;
     const T* c_prev;  // lstm
     int64_t hidden;   // H, the gate stride of `projection`
+    T leak_rate;      // rnn: a in (0, 1], h_t = (1 - a) h_{t-1} + a y_t; 1 for the plain cell
     // OUT
     T* h;
     T* c;      // lstm
@@ -45,10 +46,11 @@ struct CellBackwardRow {
     const T* h_prev;
     const T* c_prev;
     int64_t hidden;  // H
+    T leak_rate;     // rnn: as in CellForwardRow
     // OUT (gate stride H)
     T* d_gates_ih;  // dL/d(pre-activation), as seen by W_ih, b_ih and x
     T* d_gates_hh;  // gru only: as seen by W_hh, b_hh and h (rnn, lstm: same as ih)
-    T* d_h_prev;    // the part of dL/dh_{t-1} that bypasses W_hh (gru: z * d_h)
+    T* d_h_prev;    // the part of dL/dh_{t-1} that bypasses W_hh (gru: z * d_h; rnn: (1 - a) * d_h)
     T* d_c_prev;    // lstm: dL/dc_{t-1}
 };
 

@@ -1,4 +1,6 @@
-// Elman RNN: h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh).
+// Elman RNN: y_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), h_t = y_t; with a leak
+// rate a < 1 a leaky integrator (echo state networks): h_t = (1 - a) h_{t-1} + a y_t.
+// a == 1 takes its own loop, so the plain cell's arithmetic (and bits) stay as they are.
 #include "cells/cell.hpp"
 #include "cells/cell_dispatch.hpp"
 #include "common/activations.hpp"
@@ -17,13 +19,24 @@ struct RnnRow {
     static void forward(const CellForwardRow<T>& row, int64_t n) {
         const T* __restrict rec = row.recurrent;
         const T* __restrict proj = row.projection;
+        const T* __restrict h_prev = row.h_prev;
         T* __restrict h = row.h;
         T* __restrict out = row.gates;
+        if (row.leak_rate == T(1)) {
+#pragma omp simd
+            for (int64_t j = 0; j < n; ++j) {
+                const T y = activate<A>(proj[j] + rec[j]);
+                out[j] = y;
+                h[j] = y;
+            }
+            return;
+        }
+        const T leak = row.leak_rate, keep = T(1) - row.leak_rate;
 #pragma omp simd
         for (int64_t j = 0; j < n; ++j) {
             const T y = activate<A>(proj[j] + rec[j]);
             out[j] = y;
-            h[j] = y;
+            h[j] = keep * h_prev[j] + leak * y;
         }
     }
 
@@ -32,11 +45,22 @@ struct RnnRow {
         const T* __restrict y = row.gates;
         T* __restrict d_pre = row.d_gates_ih;
         T* __restrict d_h_prev = row.d_h_prev;
+        if (row.leak_rate == T(1)) {
+#pragma omp simd
+            for (int64_t j = 0; j < n; ++j) {
+                const T d = d_h[j] * activate_grad<A>(y[j]);
+                d_pre[j] = d;
+                d_h_prev[j] = T(0);
+            }
+            return;
+        }
+        // d(pre-activation) = a * d_h * act'(y); the (1 - a) h_{t-1} term bypasses W_hh.
+        const T leak = row.leak_rate, keep = T(1) - row.leak_rate;
 #pragma omp simd
         for (int64_t j = 0; j < n; ++j) {
-            const T d = d_h[j] * activate_grad<A>(y[j]);
+            const T d = leak * d_h[j] * activate_grad<A>(y[j]);
             d_pre[j] = d;
-            d_h_prev[j] = T(0);
+            d_h_prev[j] = keep * d_h[j];
         }
     }
 };

@@ -30,6 +30,9 @@ struct SequenceShape {
     Cell cell;
     Activation activation;
     bool reverse;
+    // rnn only, in (0, 1]: h_t = (1 - a) h_{t-1} + a act(...), a leaky integrator
+    // (echo state networks). 1 is the plain Elman cell, computed exactly as without it.
+    double leak_rate = 1.0;
 
     int64_t gates() const { return n_gates(cell); }
     // Time index processed at position `step` of the forward order.

@@ -1,8 +1,20 @@
 """rnnkit: fast CPU recurrent neural networks (RNN, LSTM, GRU) for scikit-learn users."""
 
-from . import ops
+from . import data, ops, text
+from ._echo_state import EchoStateClassifier, EchoStateRegressor
 from ._estimators import RNNClassifier, RNNRegressor
+from ._forecaster import RNNForecaster
 
 __version__ = "0.1.0"
 
-__all__ = ["RNNClassifier", "RNNRegressor", "ops", "__version__"]
+__all__ = [
+    "EchoStateClassifier",
+    "EchoStateRegressor",
+    "RNNClassifier",
+    "RNNForecaster",
+    "RNNRegressor",
+    "data",
+    "ops",
+    "text",
+    "__version__",
+]

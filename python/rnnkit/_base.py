@@ -17,13 +17,12 @@ updates everything in a few vector operations.
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
@@ -31,8 +30,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from . import _callbacks, _network, _optimizers
-from ._inputs import TABLE, unpad, validate_sequences
+from ._inputs import TABLE, validate_sequences
 from ._progress import EpochProgress
+from ._sequence_estimator import SequenceEstimator
 
 try:  # scikit-learn >= 1.9: estimators accept sklearn.callback callbacks
     from sklearn.callback import CallbackSupportMixin
@@ -65,7 +65,7 @@ def _positive_sizes(value, name, *, allow_empty):
     return tuple(int(s) for s in sizes)
 
 
-class BaseRNN(CallbackSupportMixin, BaseEstimator):
+class BaseRNN(CallbackSupportMixin, SequenceEstimator):
     """Base class; use :class:`RNNRegressor` or :class:`RNNClassifier`."""
 
     _parameter_constraints: dict = {
@@ -186,10 +186,7 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator):
         """Check everything a fit call gets, before any training; returns the training
         data (sequences, targets, weights) and the validation data or None."""
         self._check_architecture()
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y is None"
-            )
+        self._require_y(y)
         dtype = np.dtype(self.dtype)
         seqs = validate_sequences(self, X, reset=first_pass, dtype=dtype)
         targets = self._validate_targets(y, seqs, reset=first_pass, classes=classes)
@@ -458,20 +455,10 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator):
         ]
         return np.concatenate(parts)
 
-    def _threads(self):
-        """Kernel threads from ``n_jobs``, joblib's way: -1 is every core, -2 all but one."""
-        if self.n_jobs is None:
-            return None
-        if self.n_jobs < 0:
-            return max(1, (os.cpu_count() or 1) + 1 + self.n_jobs)
-        return self.n_jobs
-
     # -- prediction ----------------------------------------------------------------------
 
-    def _sequences_for_predict(self, X):
-        check_is_fitted(self, "params_")
-        dtype = next(iter(self.params_.values())).dtype
-        return validate_sequences(self, X, reset=False, dtype=dtype)
+    def _fitted_dtype(self):
+        return next(iter(self.params_.values())).dtype
 
     def _outputs(self, seqs):
         """Raw network outputs for every sequence: (n, k) or (n, T, k), in chunks."""
@@ -489,11 +476,12 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator):
             parts.append(output)
         return np.concatenate(parts)
 
-    def _per_sample(self, seqs, values):
-        """Per-step results as a list of (T_i, ...) arrays when ``X`` was a ragged list."""
-        if self.return_sequences and seqs.ragged:
-            return unpad(values, seqs.lengths)
-        return values
+    def _step(self, x_t, state=None):
+        """Raw network outputs (B, k) for one more step ``x_t`` (B, F) of B sequences,
+        and the state to pass with the next step (None starts the sequences)."""
+        check_is_fitted(self, "params_")
+        x_t = np.ascontiguousarray(x_t, dtype=self._fitted_dtype())
+        return _network.step(self._spec_, self.params_, x_t, state, n_threads=self._threads())
 
     def _predicted_rows(self, seqs, targets, weights):
         """Predictions, targets and weights as loss rows, without dropout."""
@@ -511,12 +499,6 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator):
         targets = self._validate_targets(y, seqs, reset=False)
         weights = _check_sample_weight(sample_weight, seqs.x[:, 0, 0], dtype=np.float64)
         return self._validation_score(*self._predicted_rows(seqs, targets, weights))
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.three_d_array = True
-        tags.non_deterministic = False
-        return tags
 
 
 class _Stopper:

@@ -5,14 +5,12 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
-from sklearn.utils import check_array, check_consistent_length, column_or_1d
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_class_weight
-from sklearn.utils.multiclass import check_classification_targets
 
 from . import _losses
 from ._base import BaseRNN
-from ._inputs import step_targets
+from ._sequence_estimator import ClassificationTargets, RegressionTargets
 
 _COMMON_DOC = """
     Parameters
@@ -87,7 +85,7 @@ _CLASS_WEIGHT_DOC = """    class_weight : dict, "balanced" or None, default=None
 """
 
 
-class RNNRegressor(RegressorMixin, BaseRNN):
+class RNNRegressor(RegressorMixin, RegressionTargets, BaseRNN):
     """Recurrent network regressor: sequences in, a value (or one per step) out."""
 
     __doc__ += _COMMON_DOC.replace("{extra}", _LOSS_DOC)
@@ -148,33 +146,6 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         """R² of the predictions (over every valid step with ``return_sequences``)."""
         return self._score(X, y, sample_weight)
 
-    def _validate_targets(self, y, seqs, *, reset, classes=None):
-        dtype = seqs.x.dtype
-        if self.return_sequences:
-            y = step_targets(y, seqs, dtype=dtype)
-        else:
-            y = check_array(y, ensure_2d=False, allow_nd=True, dtype=dtype, input_name="y")
-            if y.ndim > 2:
-                raise ValueError(
-                    "y: expected shape (n_samples,) or (n_samples, n_outputs), got "
-                    f"{y.shape}; per-step targets need return_sequences=True"
-                )
-            check_consistent_length(seqs.x, y)
-        single = y.ndim == (2 if self.return_sequences else 1)
-        if single:
-            y = y[..., None]
-        if reset:
-            self._single_output = single
-            self.n_outputs_ = y.shape[-1]
-        elif y.shape[-1] != self.n_outputs_:
-            raise ValueError(
-                f"y: expected {self.n_outputs_} outputs like in fit, got {y.shape[-1]}"
-            )
-        return y
-
-    def _n_outputs(self):
-        return self.n_outputs_
-
     def _loss(self, output, target, weight):
         return _losses.regression(self.loss, output, target, weight)
 
@@ -187,7 +158,7 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         return tags
 
 
-class RNNClassifier(ClassifierMixin, BaseRNN):
+class RNNClassifier(ClassifierMixin, ClassificationTargets, BaseRNN):
     """Recurrent network classifier: sequences in, a label (or one per step) out.
 
     Two classes use one sigmoid output, more use a softmax; the loss is cross-entropy.
@@ -270,43 +241,6 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
     def score(self, X, y, sample_weight=None):
         """Accuracy (over every valid step with ``return_sequences``)."""
         return self._score(X, y, sample_weight)
-
-    def _validate_targets(self, y, seqs, *, reset, classes=None):
-        if self.return_sequences:
-            labels = step_targets(y, seqs)
-            if labels.ndim != 2:
-                raise ValueError(
-                    f"y: with return_sequences=True expected one label per step, shape "
-                    f"(n_samples, n_timesteps), got {labels.shape}"
-                )
-            valid = seqs.step_mask()
-        else:
-            labels = column_or_1d(y, warn=True)
-            check_consistent_length(seqs.x, labels)
-            valid = np.ones(labels.shape, dtype=bool)
-        observed = check_array(labels[valid], ensure_2d=False, dtype=None, input_name="y")
-        if reset:
-            check_classification_targets(observed)
-            self.classes_ = np.unique(observed if classes is None else np.asarray(classes))
-            if len(self.classes_) < 2:
-                raise ValueError(
-                    "y: the classifier needs samples of at least 2 classes in the data; "
-                    f"got 1 class: {self.classes_[0]!r}"
-                )
-        codes = np.searchsorted(self.classes_, observed)
-        codes = np.minimum(codes, len(self.classes_) - 1)
-        unknown = self.classes_[codes] != observed
-        if unknown.any():
-            raise ValueError(
-                f"y: contains labels not in classes_ {list(self.classes_)}: "
-                f"{sorted(set(observed[unknown].tolist()))}"
-            )
-        encoded = np.full(labels.shape, -1, dtype=np.int64)  # -1: padding, never in the loss
-        encoded[valid] = codes
-        return encoded
-
-    def _n_outputs(self):
-        return 1 if len(self.classes_) == 2 else len(self.classes_)
 
     def _loss(self, output, target, weight):
         return _losses.cross_entropy(output, target, weight)

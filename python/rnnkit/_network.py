@@ -162,21 +162,57 @@ def forward(spec, params, x, lengths=None, *, training=False, rng=None, n_thread
             tape.caches.append([r.cache for r in results])
             tape.recurrent_masks.append(mask)
 
-    rows = h.reshape(-1, h.shape[-1])
+    out = _head(spec, params, h.reshape(-1, h.shape[-1]), dropout, rng, tape, n_threads)
+    if spec.return_sequences:
+        out = out.reshape(batch, steps, spec.n_outputs)
+    return out, tape
+
+
+def step(spec, params, x_t, state=None, *, n_threads=None):
+    """Advance a unidirectional network by one time step.
+
+    ``x_t`` (B, F) is the input at this step and ``state`` what the previous call
+    returned (None: zeros). Returns ``(output, state)``: ``output`` (B, n_outputs) is
+    what :func:`forward` gives at this step with ``return_sequences`` (without it, the
+    output for the sequence read so far), so a generator feeds its own outputs back
+    without re-running the prefix.
+    """
+    if spec.bidirectional:
+        raise ValueError(
+            "a bidirectional network reads each sequence from both ends; it cannot be run "
+            "one step at a time"
+        )
+    new_state = []
+    h = x_t
+    for layer in range(len(spec.hidden_sizes)):
+        h_prev, c_prev = (None, None) if state is None else state[layer]
+        h, c = ops.step(
+            spec.cell,
+            h,
+            *_recurrent_params(params, layer, ""),
+            h_prev,
+            c_prev,
+            activation=spec.activation,
+            n_threads=n_threads,
+        )
+        new_state.append((h, c))
+    return _head(spec, params, h, 0.0, None, None, n_threads), new_state
+
+
+def _head(spec, params, rows, dropout, rng, tape, n_threads):
+    """Dense(relu) layers with dropout, then the output layer, on (N, width) rows;
+    records what backward needs on ``tape`` unless it is None."""
     for layer in range(len(spec.dense_sizes)):
-        if training:
+        if tape is not None:
             tape.head_inputs.append(rows)
         rows = _linear(rows, params, f"dense.{layer}", n_threads)
         np.maximum(rows, 0, out=rows)
         rows, mask = _dropout(rows, dropout, rng)
-        if training:
+        if tape is not None:
             tape.head_masks.append(mask)
-    if training:
+    if tape is not None:
         tape.head_inputs.append(rows)
-    out = _linear(rows, params, "output", n_threads)
-    if spec.return_sequences:
-        out = out.reshape(batch, steps, spec.n_outputs)
-    return out, tape
+    return _linear(rows, params, "output", n_threads)
 
 
 def backward(spec, params, tape, d_output, *, bptt_steps=None, n_threads=None):

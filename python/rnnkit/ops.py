@@ -11,6 +11,11 @@ the reset product), so results can be checked against PyTorch and weights moved 
 last processed step. ``reverse=True`` runs each sequence from its last valid step back to
 step 0, with ``output[:, t]`` still belonging to ``x[:, t]``.
 
+``leak_rate=a`` (rnn only, 0 < a <= 1) makes the Elman cell a leaky integrator, as echo
+state networks (reservoir computing) use: ``h_t = (1 - a) * h_{t-1} + a * act(W_ih x_t +
+b_ih + W_hh h_{t-1} + b_hh)``. The default 1 is the plain cell, bit for bit; backward
+supports any ``a``.
+
 This module is the only importer of the compiled ``rnnkit._core``; it validates every
 argument and raises ``ValueError`` / ``TypeError`` naming it before any work starts.
 """
@@ -26,7 +31,16 @@ import numpy as np
 
 from . import _core
 
-__all__ = ["forward", "backward", "matmul", "ForwardResult", "Gradients", "GATES", "ACTIVATIONS"]
+__all__ = [
+    "forward",
+    "backward",
+    "step",
+    "matmul",
+    "ForwardResult",
+    "Gradients",
+    "GATES",
+    "ACTIVATIONS",
+]
 
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 ACTIVATIONS = {
@@ -69,7 +83,7 @@ class _Cache:
     """What backward needs from one forward call. Used once: backward consumes it."""
 
     def __init__(self, config, arrays, saved):
-        self.config = config  # (cell, activation, reverse)
+        self.config = config  # (cell, activation, reverse, leak_rate)
         self.arrays = arrays  # (gates, aux, h_prev, c_prev) from the kernel
         self.saved = saved  # (x, weight_ih, weight_hh, lengths), private copies
         self._lock = threading.Lock()
@@ -87,9 +101,10 @@ class _Cache:
         return arrays
 
     def __repr__(self):
-        cell, activation, reverse = self.config
+        cell, activation, reverse, leak_rate = self.config
         state = "used" if self._used else "unused"
-        return f"<rnnkit.ops cache: {cell}, {activation}, reverse={reverse}, {state}>"
+        leak = f", leak_rate={leak_rate}" if leak_rate != 1.0 else ""
+        return f"<rnnkit.ops cache: {cell}, {activation}, reverse={reverse}{leak}, {state}>"
 
 
 def forward(
@@ -107,6 +122,7 @@ def forward(
     activation="tanh",
     training=False,
     n_threads=None,
+    leak_rate=1.0,
 ):
     """Run one recurrent layer over a batch of sequences.
 
@@ -123,6 +139,10 @@ def forward(
     training : keep what :func:`backward` needs in ``result.cache``
     n_threads : threads for the kernels; None uses all that OpenMP sees (respects
         OMP_NUM_THREADS). Results are bitwise identical for any value.
+    leak_rate : real number a in (0, 1], rnn only (other cells accept only 1): the
+        leaky-integrator state update h_t = (1 - a) * h_{t-1} + a * act(W_ih x_t + b_ih +
+        W_hh h_{t-1} + b_hh) of echo state networks. 1 (the default) is the plain cell,
+        with exactly the same results; :func:`backward` supports any a.
 
     Returns
     -------
@@ -150,10 +170,11 @@ def forward(
     reverse = _as_bool(reverse, "reverse")
     training = _as_bool(training, "training")
     threads = _as_threads(n_threads)
+    leak_rate = _as_leak_rate(leak_rate, cell)
 
     output, h_n, c_n, arrays = _core.forward(
         cell, activation, reverse, x, weight_ih, weight_hh, bias_ih, bias_hh,
-        h0, c0, lengths, training, threads,
+        h0, c0, lengths, training, threads, leak_rate=leak_rate,
     )  # fmt: skip
     cache = None
     if training:
@@ -162,7 +183,7 @@ def forward(
             None if a is None else np.array(a, copy=True)
             for a in (x, weight_ih, weight_hh, lengths)
         )
-        cache = _Cache((cell, activation, reverse), arrays, saved)
+        cache = _Cache((cell, activation, reverse, leak_rate), arrays, saved)
     return ForwardResult(output, h_n, c_n, cache)
 
 
@@ -187,7 +208,7 @@ def backward(cache, d_output, d_h_n=None, d_c_n=None, *, bptt_steps=None, n_thre
         raise TypeError(
             f"cache: expected the .cache of forward(..., training=True), got {type(cache).__name__}"
         )
-    cell, activation, reverse = cache.config
+    cell, activation, reverse, leak_rate = cache.config
     x, weight_ih, weight_hh, lengths = cache.saved
     B, T, _ = x.shape
     H = weight_hh.shape[1]
@@ -205,9 +226,59 @@ def backward(cache, d_output, d_h_n=None, d_c_n=None, *, bptt_steps=None, n_thre
     gates, aux, h_prev, c_prev = cache.consume()
     grads = _core.backward(
         cell, activation, reverse, x, weight_ih, weight_hh, lengths, gates, aux, h_prev,
-        c_prev, d_output, d_h_n, d_c_n, window, threads,
+        c_prev, d_output, d_h_n, d_c_n, window, threads, leak_rate=leak_rate,
     )  # fmt: skip
     return Gradients(*grads)
+
+
+def step(
+    cell,
+    x_t,
+    weight_ih,
+    weight_hh,
+    bias_ih,
+    bias_hh,
+    h=None,
+    c=None,
+    *,
+    activation="tanh",
+    n_threads=None,
+    leak_rate=1.0,
+):
+    """Advance one recurrent layer by one time step, from the state ``h`` (and ``c``).
+
+    For a caller that produces the input as it goes (text generation, a closed-loop
+    forecast) and must carry the state between calls instead of re-running the whole
+    prefix. Calling it for t = 0, 1, ... with the state it returned gives, bit for bit,
+    what :func:`forward` gives at each step of the whole sequence.
+
+    Parameters
+    ----------
+    cell, weight_ih, weight_hh, bias_ih, bias_hh, activation, n_threads, leak_rate :
+        as in :func:`forward`
+    x_t : array (B, I), float32 or float64: the input at this step
+    h, c : arrays (B, H): the state after the previous step, or None for zeros; ``c``
+        only for lstm
+
+    Returns
+    -------
+    (h, c) : the state after this step, each (B, H); ``c`` is None for rnn and gru.
+    """
+    x_t = _float_array(x_t, "x_t")
+    if x_t.ndim != 2:
+        raise ValueError(f"x_t: expected a 2-D array (batch, input), got shape {x_t.shape}")
+    _check_cell_activation(cell, activation)
+    if c is not None and cell != "lstm":
+        raise ValueError(f"c: only the lstm cell has a cell state, got cell={cell!r}")
+    hidden = _as_float(weight_hh, "weight_hh", x_t.dtype, ndim=2).shape[1]
+    h = None if h is None else _as_float(h, "h", x_t.dtype, (len(x_t), hidden))
+    c = None if c is None else _as_float(c, "c", x_t.dtype, (len(x_t), hidden))
+    # The time loop with one step: the same code, hence the same bits, as forward.
+    result = forward(
+        cell, x_t[:, None, :], weight_ih, weight_hh, bias_ih, bias_hh,
+        h0=h, c0=c, activation=activation, n_threads=n_threads, leak_rate=leak_rate,
+    )  # fmt: skip
+    return result.h_n, result.c_n
 
 
 def matmul(a, b, *, n_threads=None):
@@ -304,6 +375,21 @@ def _as_bool(value, name):
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name}: expected True or False, got {value!r}")
     return bool(value)
+
+
+def _as_leak_rate(value, cell):
+    """The leak rate as a float in (0, 1]; other than 1 only for the rnn cell."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"leak_rate: expected a real number in (0, 1], got {value!r}")
+    rate = float(value)
+    if not 0.0 < rate <= 1.0:  # also rejects NaN
+        raise ValueError(f"leak_rate: expected a real number in (0, 1], got {value!r}")
+    if rate != 1.0 and cell != "rnn":
+        raise ValueError(
+            f"leak_rate: only the rnn cell has a leak rate (1 for the others), "
+            f"got {value!r} with cell={cell!r}"
+        )
+    return rate
 
 
 def _as_positive_int(value, name):

@@ -1,0 +1,296 @@
+"""Echo state networks: a fixed random reservoir and a ridge readout fitted in closed form.
+
+The reservoir is a leaky Elman layer,
+``h_t = (1 - a) h_{t-1} + a tanh(W_in x_t + b + W h_{t-1})``, run by the same C++ kernel
+as :func:`rnnkit.ops.forward` (``cell="rnn"``, ``leak_rate=a``). Its weights are drawn
+once and never trained: ``W`` is sparse and scaled to a chosen spectral radius so that
+the state fades its memory of old inputs (the echo state property). Only the linear
+readout from the state to the targets is fitted, by one ridge regression, so fitting
+takes a single forward pass of the reservoir.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.metrics import r2_score
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import _check_sample_weight
+
+from . import ops
+from ._inputs import validate_sequences
+from ._sequence_estimator import ClassificationTargets, RegressionTargets, SequenceEstimator
+
+# Sequences per reservoir call at predict time: bounds the (chunk, T, n_reservoir) states.
+_CHUNK = 256
+
+
+class BaseEchoState(SequenceEstimator):
+    """Base class; use :class:`EchoStateRegressor` or :class:`EchoStateClassifier`."""
+
+    _parameter_constraints: dict = {
+        "n_reservoir": [Interval(Integral, 1, None, closed="left")],
+        "spectral_radius": [Interval(Real, 0, None, closed="neither")],
+        "leak_rate": [Interval(Real, 0, 1, closed="right")],
+        "input_scaling": [Interval(Real, 0, None, closed="neither")],
+        "sparsity": [Interval(Real, 0, 1, closed="left")],
+        "washout": [Interval(Integral, 0, None, closed="left")],
+        "ridge": [Interval(Real, 0, None, closed="left")],
+        "return_sequences": ["boolean"],
+        "random_state": ["random_state"],
+        "n_jobs": [Integral, None],
+        "dtype": [StrOptions({"float32", "float64"})],
+    }
+
+    def __init__(
+        self,
+        *,
+        n_reservoir=200,
+        spectral_radius=0.9,
+        leak_rate=1.0,
+        input_scaling=1.0,
+        sparsity=0.9,
+        washout=0,
+        ridge=1e-6,
+        return_sequences=False,
+        random_state=None,
+        n_jobs=None,
+        dtype="float64",
+    ):
+        self.n_reservoir = n_reservoir
+        self.spectral_radius = spectral_radius
+        self.leak_rate = leak_rate
+        self.input_scaling = input_scaling
+        self.sparsity = sparsity
+        self.washout = washout
+        self.ridge = ridge
+        self.return_sequences = return_sequences
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.dtype = dtype
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Run the reservoir over ``X`` and fit the readout to ``y`` by ridge regression.
+
+        ``X`` and ``y`` as for :class:`~rnnkit.RNNRegressor`. With ``return_sequences``,
+        the first ``washout`` steps of each sequence are left out of the fit: the state
+        there still depends on the arbitrary zero state it started from.
+        """
+        self._require_y(y)
+        seqs = validate_sequences(self, X, reset=True, dtype=np.dtype(self.dtype))
+        targets = self._validate_targets(y, seqs, reset=True)
+        weights = _check_sample_weight(sample_weight, seqs.x[:, 0, 0], dtype=np.float64)
+        if self.return_sequences and self.washout >= seqs.steps.max():
+            raise ValueError(
+                f"washout: {self.washout} steps leave none of the sequences (the longest has "
+                f"{seqs.steps.max()}) to fit the readout on; use a smaller washout"
+            )
+        self.reservoir_ = self._draw_reservoir(seqs.x.shape[2], np.dtype(self.dtype))
+        states = self._states(seqs)
+        rows = self._fit_rows(seqs)
+        features = states[rows] if self.return_sequences else states
+        row_weights = np.broadcast_to(weights[:, None], rows.shape)[rows] if (
+            self.return_sequences
+        ) else weights  # fmt: skip
+        coef, intercept = ridge_readout(
+            features, self._readout_targets(targets[rows] if self.return_sequences else targets),
+            row_weights, self.ridge,
+        )  # fmt: skip
+        self.coef_, self.intercept_ = coef, intercept
+        return self
+
+    def _fitted_dtype(self):
+        return self.reservoir_["weight_hh"].dtype
+
+    def _draw_reservoir(self, n_inputs, dtype):
+        """Input weights uniform in [-input_scaling, input_scaling] (a bias likewise);
+        recurrent weights sparse normal, scaled to the spectral radius."""
+        rng = check_random_state(self.random_state)
+        n = self.n_reservoir
+        weight_ih = rng.uniform(-self.input_scaling, self.input_scaling, (n, n_inputs))
+        bias_ih = rng.uniform(-self.input_scaling, self.input_scaling, n)
+        weight_hh = rng.standard_normal((n, n)) * (rng.random_sample((n, n)) >= self.sparsity)
+        radius = np.abs(np.linalg.eigvals(weight_hh)).max()
+        if radius > 0:  # an all-zero draw (tiny, very sparse reservoirs) stays zero
+            weight_hh *= self.spectral_radius / radius
+        arrays = {
+            "weight_ih": weight_ih,
+            "weight_hh": weight_hh,
+            "bias_ih": bias_ih,
+            "bias_hh": np.zeros(n),
+        }
+        return {name: np.ascontiguousarray(a, dtype=dtype) for name, a in arrays.items()}
+
+    def _states(self, seqs):
+        """Reservoir states, float64: (n, T, N) every step, or (n, N) after the last."""
+        parts = []
+        for start in range(0, len(seqs), _CHUNK):
+            part = seqs.take(slice(start, start + _CHUNK))
+            result = ops.forward(
+                "rnn",
+                part.x,
+                *(self.reservoir_[k] for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")),
+                lengths=part.lengths,
+                leak_rate=self.leak_rate,
+                n_threads=self._threads(),
+            )
+            if not self.return_sequences:
+                parts.append(result.h_n)
+                continue
+            states = np.zeros((len(part), seqs.x.shape[1], self.n_reservoir), result.output.dtype)
+            states[:, : result.output.shape[1]] = result.output
+            parts.append(states)
+        return np.concatenate(parts).astype(np.float64, copy=False)
+
+    def _fit_rows(self, seqs):
+        """(n, T) mask of the steps the readout is fitted on: valid and past the washout."""
+        if not self.return_sequences:
+            return np.ones(len(seqs), dtype=bool)
+        return seqs.step_mask() & (np.arange(seqs.x.shape[1]) >= self.washout)
+
+    def _decision(self, X):
+        """Readout outputs: (n, k), or (n, T, k) per step."""
+        seqs = self._sequences_for_predict(X)
+        return seqs, self._states(seqs) @ self.coef_.T + self.intercept_
+
+    def _score_rows(self, X, y, sample_weight):
+        """Outputs, targets and weights of every valid step (or sequence) for scoring."""
+        seqs, output = self._decision(X)
+        targets = self._validate_targets(y, seqs, reset=False)
+        weights = _check_sample_weight(sample_weight, seqs.x[:, 0, 0], dtype=np.float64)
+        if not self.return_sequences:
+            return output, targets, weights
+        mask = seqs.step_mask()
+        return output[mask], targets[mask], np.broadcast_to(weights[:, None], mask.shape)[mask]
+
+
+def ridge_readout(features, targets, weights, ridge):
+    """Weighted ridge regression with an unpenalized intercept, in closed form.
+
+    Minimizes ``sum_i w_i |y_i - W f_i - b|^2 + ridge |W|^2`` over ``W`` (k, N) and ``b``
+    (k,), the objective of scikit-learn's ``Ridge``: centre features and targets on their
+    weighted means, then solve ``(F^T diag(w) F + ridge I) W^T = F^T diag(w) Y``.
+    """
+    total = weights.sum()
+    feature_mean = weights @ features / total
+    target_mean = weights @ targets / total
+    centred = features - feature_mean
+    weighted = centred * weights[:, None]
+    gram = centred.T @ weighted
+    gram[np.diag_indices_from(gram)] += ridge
+    # lstsq, not solve: with ridge=0 the Gram matrix of a small sample is singular.
+    coef = np.linalg.lstsq(gram, weighted.T @ (targets - target_mean), rcond=None)[0].T
+    return coef, target_mean - coef @ feature_mean
+
+
+class EchoStateRegressor(RegressorMixin, RegressionTargets, BaseEchoState):
+    """Echo state network regressor: a fixed random reservoir, a ridge readout.
+
+    Parameters
+    ----------
+    n_reservoir : int, default=200
+        Units in the reservoir.
+    spectral_radius : float > 0, default=0.9
+        Largest absolute eigenvalue of the recurrent weights; below 1 the reservoir
+        forgets its start, longer memory as it nears 1.
+    leak_rate : float in (0, 1], default=1.0
+        ``h_t = (1 - leak_rate) h_{t-1} + leak_rate tanh(...)``: smaller is slower.
+    input_scaling : float > 0, default=1.0
+        Input weights and biases are uniform in ``[-input_scaling, input_scaling]``.
+    sparsity : float in [0, 1), default=0.9
+        Fraction of recurrent weights that are zero.
+    washout : int, default=0
+        With ``return_sequences``: steps at the start of each sequence left out of the
+        readout's fit.
+    ridge : float >= 0, default=1e-6
+        L2 penalty of the readout.
+    return_sequences : bool, default=False
+        False: predict from the state after the last step. True: one prediction per step.
+    random_state : int, RandomState instance or None
+        Draws the reservoir.
+    n_jobs : int or None
+        Threads for the reservoir kernel.
+    dtype : {"float64", "float32"}, default="float64"
+        Precision of the reservoir run. The readout is always solved in float64: with a
+        small ``ridge`` the solve needs it.
+
+    Attributes
+    ----------
+    reservoir_ : dict of arrays
+        ``weight_ih`` (N, F), ``weight_hh`` (N, N), ``bias_ih``, ``bias_hh`` (N,), in the
+        layout of :func:`rnnkit.ops.forward`.
+    coef_ : array (n_outputs, N)
+    intercept_ : array (n_outputs,)
+    n_features_in_ : int
+    """
+
+    def predict(self, X):
+        """Predicted values: (n,) or (n, k); with ``return_sequences`` (n, T[, k]), or a
+        list of (T_i[, k]) arrays for a ragged ``X``."""
+        seqs, output = self._decision(X)
+        if self._single_output:
+            output = output[..., 0]
+        return self._per_sample(seqs, output)
+
+    def score(self, X, y, sample_weight=None):
+        """R² of the predictions (over every valid step with ``return_sequences``)."""
+        output, targets, weights = self._score_rows(X, y, sample_weight)
+        return float(r2_score(targets, output, sample_weight=weights))
+
+    def _readout_targets(self, targets):
+        return targets.astype(np.float64)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+
+class EchoStateClassifier(ClassifierMixin, ClassificationTargets, BaseEchoState):
+    """Echo state network classifier: a ridge readout to ±1 class indicators, as
+    scikit-learn's ``RidgeClassifier``; the predicted class has the largest output.
+
+    Parameters and attributes as :class:`EchoStateRegressor`, plus ``classes_``. Labels
+    may be of any type (strings too).
+    """
+
+    def decision_function(self, X):
+        """Readout outputs: (n,) for two classes (positive: ``classes_[1]``), else
+        (n, n_classes); per step with ``return_sequences``."""
+        seqs, output = self._decision(X)
+        if output.shape[-1] == 1:
+            output = output[..., 0]
+        return self._per_sample(seqs, output)
+
+    def predict(self, X):
+        """Predicted labels: (n,), or (n, T) / a list of (T_i,) with ``return_sequences``."""
+        seqs, output = self._decision(X)
+        return self._per_sample(seqs, self.classes_[self._class_indices(output)])
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy (over every valid step with ``return_sequences``)."""
+        output, targets, weights = self._score_rows(X, y, sample_weight)
+        return float(np.average(self._class_indices(output) == targets, weights=weights))
+
+    def _class_indices(self, output):
+        if output.shape[-1] == 1:
+            return (output[..., 0] > 0).astype(np.int64)
+        return output.argmax(axis=-1)
+
+    def _readout_targets(self, codes):
+        """Class indices -> ±1 indicators: one column for two classes, else one each."""
+        n_classes = len(self.classes_)
+        if n_classes == 2:
+            return np.where(codes == 1, 1.0, -1.0)[:, None]
+        indicators = -np.ones((len(codes), n_classes))
+        indicators[np.arange(len(codes)), codes] = 1.0
+        return indicators
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = True
+        return tags

@@ -1,0 +1,279 @@
+"""Forecasting a series with a recurrent network: :class:`RNNForecaster`."""
+
+from __future__ import annotations
+
+import inspect
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.metrics import r2_score
+from sklearn.preprocessing import MinMaxScaler
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_array, check_is_fitted
+
+from ._estimators import RNNRegressor
+from .data import make_windows
+
+# The forecaster decides the network's output itself: one value per series feature
+# and forecast step, never one per input step.
+_REGRESSOR_PARAMS = {
+    name: parameter
+    for name, parameter in inspect.signature(RNNRegressor).parameters.items()
+    if name != "return_sequences"
+}
+
+
+class RNNForecaster(RegressorMixin, BaseEstimator):
+    """Forecast a series with a recurrent network trained on its sliding windows.
+
+    ``fit(series)`` cuts the series into windows of ``lookback`` steps, each labelled
+    with the steps that follow it, and trains an :class:`RNNRegressor` on them;
+    ``predict(steps)`` continues the series.
+
+    Parameters
+    ----------
+    lookback : int, default=60
+        Steps of history the network reads for each forecast.
+    horizon : int, default=1
+        "direct": steps the network outputs at once. Also the number of steps ahead
+        that :meth:`score` evaluates.
+    strategy : {"recursive", "direct"}, default="recursive"
+        "recursive": the network predicts one step, which is appended to the history
+        for the next. "direct": it predicts ``horizon`` steps at once. Either way
+        ``predict`` continues for any number of steps, block after block.
+    scale : bool, default=True
+        Scale each feature of the series to [0, 1] (a ``MinMaxScaler`` fitted on the
+        training series) before the network sees it, and back afterwards.
+    **regressor_params
+        Any parameter of :class:`RNNRegressor` except ``return_sequences``, e.g.
+        ``cell``, ``hidden_sizes``, ``max_epochs``, ``random_state``.
+
+    Attributes
+    ----------
+    regressor_ : RNNRegressor
+        The fitted network, on scaled windows.
+    scaler_ : MinMaxScaler or None
+    n_features_in_ : int
+        Features per step of the series.
+    history_ : dict of lists
+        The regressor's training history (``loss``, ``val_loss``, ...).
+    last_windows_ : list of arrays (lookback, n_features)
+        The end of each fitted series, which ``predict`` continues.
+    """
+
+    _parameter_constraints: dict = {
+        "lookback": [Interval(Integral, 1, None, closed="left")],
+        "horizon": [Interval(Integral, 1, None, closed="left")],
+        "strategy": [StrOptions({"recursive", "direct"})],
+        "scale": ["boolean"],
+        **{
+            name: constraint
+            for name, constraint in RNNRegressor._parameter_constraints.items()
+            if name in _REGRESSOR_PARAMS
+        },
+    }
+
+    def __init__(
+        self, lookback=60, horizon=1, strategy="recursive", scale=True, **regressor_params
+    ):
+        unknown = sorted(set(regressor_params) - set(_REGRESSOR_PARAMS))
+        if unknown:
+            raise TypeError(f"RNNForecaster got unexpected keyword arguments {unknown}")
+        self.lookback = lookback
+        self.horizon = horizon
+        self.strategy = strategy
+        self.scale = scale
+        for name, parameter in _REGRESSOR_PARAMS.items():
+            setattr(self, name, regressor_params.get(name, parameter.default))
+
+    # scikit-learn reads an estimator's parameters from its __init__ signature
+    # (get_params, clone, repr). Spelling out RNNRegressor's parameters here would keep
+    # a second copy of that list to maintain; the signature is derived from it instead.
+    __init__.__signature__ = inspect.Signature(
+        [
+            *list(inspect.signature(__init__).parameters.values())[:5],
+            *(
+                parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+                for parameter in _REGRESSOR_PARAMS.values()
+            ),
+        ]
+    )
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, series, y=None):
+        """Train on one series ((T,) or (T, n_features)) or a list of such series.
+
+        ``y`` is ignored: the targets are the series' own next values. It exists so that
+        ``GridSearchCV(..., cv=TimeSeriesSplit())`` can call ``fit(series)``.
+        """
+        many, parts = _as_series(series, "series")
+        n_features = parts[0].shape[1]
+        if any(part.shape[1] != n_features for part in parts):
+            raise ValueError(
+                f"series: every series must have the same number of features, got "
+                f"{[part.shape[1] for part in parts]}"
+            )
+        target_steps = self._block()
+        for i, part in enumerate(parts):
+            if len(part) < self.lookback + target_steps:
+                where = f"series[{i}]" if many else "series"
+                raise ValueError(
+                    f"{where}: has {len(part)} steps, but lookback={self.lookback} + "
+                    f"{target_steps} target step(s) need at least "
+                    f"{self.lookback + target_steps}"
+                )
+        scaler = MinMaxScaler().fit(np.concatenate(parts)) if self.scale else None
+        scaled = [part if scaler is None else scaler.transform(part) for part in parts]
+        windows = [make_windows(part, self.lookback, horizon=target_steps) for part in scaled]
+        X = np.concatenate([w[0] for w in windows])
+        y = np.concatenate([w[1].reshape(len(w[1]), -1) for w in windows])
+
+        regressor = RNNRegressor(**{name: getattr(self, name) for name in _REGRESSOR_PARAMS})
+        if self.warm_start and hasattr(self, "regressor_"):
+            regressor = self.regressor_.set_params(**regressor.get_params())
+        regressor.fit(X, y[:, 0] if y.shape[1] == 1 else y)
+
+        self.regressor_ = regressor
+        self.scaler_ = scaler
+        self.n_features_in_ = n_features
+        self.last_windows_ = [part[-self.lookback :].copy() for part in parts]
+        self._fitted_many = many
+        # A 1-D series is forecast as 1-D values, as the user gave it.
+        self._univariate = all(np.ndim(item) == 1 for item in (series if many else [series]))
+        return self
+
+    @property
+    def history_(self):
+        check_is_fitted(self, "regressor_")
+        return self.regressor_.history_
+
+    @property
+    def loss_curve_(self):
+        check_is_fitted(self, "regressor_")
+        return self.regressor_.loss_curve_
+
+    def predict(self, steps, history=None):
+        """The next ``steps`` values after the fitted series, or after ``history``.
+
+        Parameters
+        ----------
+        steps : int >= 1
+        history : series or list of series, optional
+            Continue these instead; each needs at least ``lookback`` steps, of which
+            the last ``lookback`` are used.
+
+        Returns
+        -------
+        array (steps,) or (steps, n_features) for one series; a list of them when the
+        model was fitted on (or ``history`` is) a list of series.
+        """
+        check_is_fitted(self, "regressor_")
+        if isinstance(steps, bool) or not isinstance(steps, Integral) or steps < 1:
+            raise ValueError(f"steps: expected an integer >= 1, got {steps!r}")
+        if history is None:
+            many, contexts = self._fitted_many, self.last_windows_
+        else:
+            many, parts = _as_series(history, "history")
+            for i, part in enumerate(parts):
+                self._check_context(part, i if many else None)
+            contexts = [part[-self.lookback :] for part in parts]
+        contexts = [self._scaled(context) for context in contexts]
+        forecast = self._unscaled(self._forecast(np.stack(contexts), int(steps)))
+        forecast = [self._shaped(f) for f in forecast]
+        return forecast if many else forecast[0]
+
+    def score(self, series, y=None):
+        """R² of the ``horizon``-step forecasts from every window of ``series``.
+
+        Each window of ``lookback`` steps is continued for ``horizon`` steps and compared
+        with what follows it in ``series``: a rolling-origin evaluation, which is what
+        a time-series split in ``GridSearchCV`` asks of the held-out segment.
+        """
+        check_is_fitted(self, "regressor_")
+        _, parts = _as_series(series, "series")
+        truths, forecasts = [], []
+        for i, part in enumerate(parts):
+            self._check_context(part, i if len(parts) > 1 else None, extra=self.horizon)
+            X, y_true = make_windows(part, self.lookback, horizon=self.horizon)
+            scaled = np.stack([self._scaled(window) for window in X])
+            forecast = self._unscaled(self._forecast(scaled, self.horizon))
+            truths.append(np.asarray(y_true).reshape(len(X), -1))
+            forecasts.append(forecast.reshape(len(X), -1))
+        return r2_score(np.concatenate(truths), np.concatenate(forecasts))
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _block(self):
+        """Steps the network outputs per call."""
+        return self.horizon if self.strategy == "direct" else 1
+
+    def _forecast(self, contexts, steps):
+        """Scaled (B, lookback, F) histories -> scaled (B, steps, F) continuations, one
+        network call per block of steps, each block appended to the history."""
+        batch, _, n_features = contexts.shape
+        block = self._block()
+        produced = []
+        for _ in range(-(-steps // block)):
+            predicted = self.regressor_.predict(contexts).reshape(batch, block, n_features)
+            produced.append(predicted)
+            contexts = np.concatenate([contexts, predicted], axis=1)[:, -self.lookback :]
+        return np.concatenate(produced, axis=1)[:, :steps]
+
+    def _check_context(self, part, index, extra=0):
+        where = "history" if index is None else f"history[{index}]"
+        if part.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"{where}: has {part.shape[1]} features, but RNNForecaster is expecting "
+                f"{self.n_features_in_} features as input"
+            )
+        if len(part) < self.lookback + extra:
+            raise ValueError(
+                f"{where}: has {len(part)} steps, but needs at least "
+                f"{self.lookback + extra} (lookback={self.lookback}"
+                + (f" + horizon={extra})" if extra else ")")
+            )
+        return part
+
+    def _scaled(self, part):
+        return part if self.scaler_ is None else self.scaler_.transform(part)
+
+    def _unscaled(self, forecast):
+        if self.scaler_ is None:
+            return forecast
+        rows = forecast.reshape(-1, forecast.shape[-1])
+        return self.scaler_.inverse_transform(rows).reshape(forecast.shape)
+
+    def _shaped(self, forecast):
+        """(steps, F) as the user's series was shaped: (steps,) for a 1-D series."""
+        return forecast[:, 0] if self._univariate else forecast
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.one_d_array = True
+        tags.input_tags.two_d_array = True
+        tags.requires_fit = True
+        tags.target_tags.required = False
+        return tags
+
+
+def _as_series(value, name):
+    """``(many, parts)``: whether ``value`` is a list of series, and each as a float64
+    (T, F) array checked for NaN/inf. A list whose items are sequences is several series;
+    a 2-D series is given as an array."""
+    many = isinstance(value, (list, tuple)) and len(value) > 0 and np.ndim(value[0]) >= 1
+    items = value if many else [value]
+    parts = []
+    for i, item in enumerate(items):
+        where = f"{name}[{i}]" if many else name
+        array = np.asarray(item)
+        if array.ndim not in (1, 2):
+            raise ValueError(
+                f"{where}: expected a 1-D series (T,) or a 2-D series (T, n_features), got "
+                f"shape {array.shape}"
+            )
+        array = check_array(
+            array.reshape(len(array), -1), dtype=np.float64, input_name=where, ensure_min_samples=1
+        )
+        parts.append(array)
+    return many, parts

@@ -1,0 +1,124 @@
+"""What every rnnkit estimator shares, trained by gradient (RNN*) or in closed form
+(EchoState*): reading sequences for predict, targets per sequence or per step, kernel
+threads, scikit-learn tags."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_array, check_consistent_length, column_or_1d
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+
+from ._inputs import step_targets, unpad, validate_sequences
+
+
+class SequenceEstimator(BaseEstimator):
+    """Base of the estimators; subclasses say which dtype their fitted model computes in."""
+
+    def _fitted_dtype(self):
+        raise NotImplementedError
+
+    def _require_y(self, y):
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None"
+            )
+
+    def _threads(self):
+        """Kernel threads from ``n_jobs``, joblib's way: -1 is every core, -2 all but one."""
+        if self.n_jobs is None:
+            return None
+        if self.n_jobs < 0:
+            return max(1, (os.cpu_count() or 1) + 1 + self.n_jobs)
+        return self.n_jobs
+
+    def _sequences_for_predict(self, X):
+        check_is_fitted(self)
+        return validate_sequences(self, X, reset=False, dtype=self._fitted_dtype())
+
+    def _per_sample(self, seqs, values):
+        """Per-step results as a list of (T_i, ...) arrays when ``X`` was a ragged list."""
+        if self.return_sequences and seqs.ragged:
+            return unpad(values, seqs.lengths)
+        return values
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.non_deterministic = False
+        return tags
+
+
+class RegressionTargets:
+    """Real targets: (n, k), or (n, T, k) per step with ``return_sequences``."""
+
+    def _validate_targets(self, y, seqs, *, reset, classes=None):
+        dtype = seqs.x.dtype
+        if self.return_sequences:
+            y = step_targets(y, seqs, dtype=dtype)
+        else:
+            y = check_array(y, ensure_2d=False, allow_nd=True, dtype=dtype, input_name="y")
+            if y.ndim > 2:
+                raise ValueError(
+                    "y: expected shape (n_samples,) or (n_samples, n_outputs), got "
+                    f"{y.shape}; per-step targets need return_sequences=True"
+                )
+            check_consistent_length(seqs.x, y)
+        single = y.ndim == (2 if self.return_sequences else 1)
+        if single:
+            y = y[..., None]
+        if reset:
+            self._single_output = single
+            self.n_outputs_ = y.shape[-1]
+        elif y.shape[-1] != self.n_outputs_:
+            raise ValueError(
+                f"y: expected {self.n_outputs_} outputs like in fit, got {y.shape[-1]}"
+            )
+        return y
+
+    def _n_outputs(self):
+        return self.n_outputs_
+
+
+class ClassificationTargets:
+    """Labels of any type, encoded as indices into ``classes_``; -1 marks padded steps."""
+
+    def _validate_targets(self, y, seqs, *, reset, classes=None):
+        if self.return_sequences:
+            labels = step_targets(y, seqs)
+            if labels.ndim != 2:
+                raise ValueError(
+                    f"y: with return_sequences=True expected one label per step, shape "
+                    f"(n_samples, n_timesteps), got {labels.shape}"
+                )
+            valid = seqs.step_mask()
+        else:
+            labels = column_or_1d(y, warn=True)
+            check_consistent_length(seqs.x, labels)
+            valid = np.ones(labels.shape, dtype=bool)
+        observed = check_array(labels[valid], ensure_2d=False, dtype=None, input_name="y")
+        if reset:
+            check_classification_targets(observed)
+            self.classes_ = np.unique(observed if classes is None else np.asarray(classes))
+            if len(self.classes_) < 2:
+                raise ValueError(
+                    "y: the classifier needs samples of at least 2 classes in the data; "
+                    f"got 1 class: {self.classes_[0]!r}"
+                )
+        codes = np.searchsorted(self.classes_, observed)
+        codes = np.minimum(codes, len(self.classes_) - 1)
+        unknown = self.classes_[codes] != observed
+        if unknown.any():
+            raise ValueError(
+                f"y: contains labels not in classes_ {list(self.classes_)}: "
+                f"{sorted(set(observed[unknown].tolist()))}"
+            )
+        encoded = np.full(labels.shape, -1, dtype=np.int64)  # -1: padding, never in the loss
+        encoded[valid] = codes
+        return encoded
+
+    def _n_outputs(self):
+        return 1 if len(self.classes_) == 2 else len(self.classes_)
