@@ -1,15 +1,58 @@
-"""The README's demo command runs and learns."""
+"""The README's demo command runs end to end (small sizes in CI) and saves its plots."""
 
-from rnnkit.__main__ import demo, main
+import contextlib
+import importlib.util
+import io
+
+import pytest
+
+from rnnkit.__main__ import main
+from rnnkit._demo import demo
+
+HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
+PLOTS = {
+    "cosine_forecast.png",
+    "cosine_loss.png",
+    "digits_probabilities.png",
+    "digits_loss.png",
+    "text_loss.png",
+}
 
 
-def test_demo_learns_the_cosine(capsys):
-    mse = demo(epochs=10)
-    # The series' noise has variance 0.0025; an untrained model is near 0.5.
-    assert mse < 0.01
-    assert "epoch  10" in capsys.readouterr().out
+@pytest.fixture(scope="module")
+def small_demo(tmp_path_factory):
+    """One small run for every test: (scores, printed text, plot folder)."""
+    folder = tmp_path_factory.mktemp("demo") / "plots"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        scores = demo(folder, small=True, verbose=0)
+    return scores, printed.getvalue(), folder
 
 
-def test_demo_command_line(capsys):
-    main(["demo", "--epochs", "1"])
-    assert "rnnkit demo" in capsys.readouterr().out
+def test_demo_runs_the_three_workflows(small_demo):
+    scores, out, _ = small_demo
+    assert set(scores) == {"cosine", "digits", "text"}
+    # Tiny models and two epochs still beat chance on each task.
+    assert scores["digits"] > 0.2 and scores["text"] > 0.1
+    for line in ("one-step R²", "test accuracy", "next-letter accuracy", "ms/epoch", "temperature"):
+        assert line in out
+
+
+def test_demo_saves_its_plots_as_png(small_demo):
+    _, out, folder = small_demo
+    if not HAS_MATPLOTLIB:
+        assert "matplotlib is not installed" in out
+        return
+    assert {p.name for p in folder.iterdir()} == PLOTS
+    for name in PLOTS:
+        assert (folder / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_demo_command_line(tmp_path, monkeypatch, capsys):
+    calls = []
+    monkeypatch.setattr("rnnkit.__main__.demo", lambda *a, **k: calls.append((a, k)))
+    main(["demo", "--small", "--out", str(tmp_path), "--seed", "3"])
+    assert calls == [((str(tmp_path),), {"small": True, "seed": 3})]
+    with pytest.raises(SystemExit):
+        main(["train"])
+    assert "invalid choice" in capsys.readouterr().err

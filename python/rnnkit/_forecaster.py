@@ -176,7 +176,7 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         else:
             many, parts = _as_series(history, "history")
             for i, part in enumerate(parts):
-                self._check_context(part, i if many else None)
+                self._check_context(part, f"history[{i}]" if many else "history")
             contexts = [part[-self.lookback :] for part in parts]
         contexts = [self._scaled(context) for context in contexts]
         forecast = self._unscaled(self._forecast(np.stack(contexts), int(steps)))
@@ -194,7 +194,8 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         _, parts = _as_series(series, "series")
         truths, forecasts = [], []
         for i, part in enumerate(parts):
-            self._check_context(part, i if len(parts) > 1 else None, extra=self.horizon)
+            where = f"series[{i}]" if len(parts) > 1 else "series"
+            self._check_context(part, where, extra=self.horizon)
             X, y_true = make_windows(part, self.lookback, horizon=self.horizon)
             scaled = np.stack([self._scaled(window) for window in X])
             forecast = self._unscaled(self._forecast(scaled, self.horizon))
@@ -220,8 +221,8 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
             contexts = np.concatenate([contexts, predicted], axis=1)[:, -self.lookback :]
         return np.concatenate(produced, axis=1)[:, :steps]
 
-    def _check_context(self, part, index, extra=0):
-        where = "history" if index is None else f"history[{index}]"
+    def _check_context(self, part, where, extra=0):
+        """``part`` has the features and at least ``lookback + extra`` steps."""
         if part.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"{where}: has {part.shape[1]} features, but RNNForecaster is expecting "

@@ -36,6 +36,7 @@ __all__ = [
     "backward",
     "step",
     "matmul",
+    "kernel_info",
     "ForwardResult",
     "Gradients",
     "GATES",
@@ -298,6 +299,13 @@ def matmul(a, b, *, n_threads=None):
     if min(a.shape[0], b.shape[1]) == 0 or a.shape[1] == 0:
         return np.zeros((a.shape[0], b.shape[1]), dtype=a.dtype)
     return _core.gemm(a, b, "best", _as_threads(n_threads))
+
+
+def kernel_info():
+    """What the kernels run with on this machine: ``{"isa": the widest instruction set
+    of the GEMM and cell math ("avx512", "avx2" or "generic"), "threads": the threads
+    OpenMP sees (n_threads=None)}``."""
+    return {"isa": _core.best_isa(), "threads": _core.max_threads()}
 
 
 def _as_matrix(value, name):

@@ -1,0 +1,129 @@
+"""Echo state networks: the reservoir, the closed-form readout, and what they learn."""
+
+import numpy as np
+import pytest
+from sklearn.linear_model import Ridge
+
+from rnnkit import EchoStateClassifier, EchoStateRegressor
+from rnnkit.data import mackey_glass, make_windows
+
+
+def _reservoir_states(reservoir, x, leak_rate):
+    """The leaky reservoir written out in numpy: h_t for every step of x (n, T, F)."""
+    w_in, w, b = reservoir["weight_ih"], reservoir["weight_hh"], reservoir["bias_ih"]
+    h = np.zeros((x.shape[0], w.shape[0]))
+    states = []
+    for t in range(x.shape[1]):
+        h = (1 - leak_rate) * h + leak_rate * np.tanh(x[:, t] @ w_in.T + b + h @ w.T)
+        states.append(h)
+    return np.stack(states, axis=1)
+
+
+def test_reservoir_has_the_requested_radius_sparsity_and_scaling():
+    model = EchoStateRegressor(
+        n_reservoir=300, spectral_radius=0.8, sparsity=0.95, input_scaling=0.3, random_state=0
+    ).fit(np.zeros((2, 5, 3)), [0.0, 1.0])
+    w = model.reservoir_["weight_hh"]
+    assert np.abs(np.linalg.eigvals(w)).max() == pytest.approx(0.8, rel=1e-10)
+    assert np.mean(w == 0) == pytest.approx(0.95, abs=0.01)
+    assert np.abs(model.reservoir_["weight_ih"]).max() <= 0.3
+    assert model.reservoir_["weight_ih"].shape == (300, 3)
+
+
+@pytest.mark.parametrize("leak_rate", [1.0, 0.3])
+@pytest.mark.parametrize("sample_weight", [False, True])
+def test_readout_equals_a_ridge_solve_on_the_reservoir_states(leak_rate, sample_weight):
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((80, 12, 2)), rng.standard_normal((80, 2))
+    weights = rng.uniform(0.5, 2.0, 80) if sample_weight else None
+    model = EchoStateRegressor(n_reservoir=40, leak_rate=leak_rate, ridge=0.5, random_state=1)
+    model.fit(X, y, sample_weight=weights)
+    states = _reservoir_states(model.reservoir_, X, leak_rate)
+    ridge = Ridge(alpha=0.5).fit(states[:, -1], y, sample_weight=weights)
+    np.testing.assert_allclose(model.coef_, ridge.coef_, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(model.intercept_, ridge.intercept_, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(model.predict(X), ridge.predict(states[:, -1]), atol=1e-9)
+
+
+def test_return_sequences_fits_every_step_after_the_washout():
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((6, 30, 1)), rng.standard_normal((6, 30))
+    model = EchoStateRegressor(
+        n_reservoir=25, washout=10, ridge=1e-3, return_sequences=True, random_state=0
+    ).fit(X, y)
+    states = _reservoir_states(model.reservoir_, X, 1.0)[:, 10:].reshape(-1, 25)
+    ridge = Ridge(alpha=1e-3).fit(states, y[:, 10:].reshape(-1))
+    np.testing.assert_allclose(model.coef_[0], ridge.coef_, rtol=1e-6, atol=1e-9)
+    assert model.predict(X).shape == (6, 30)
+
+
+def test_ragged_sequences_never_fit_their_padding():
+    rng = np.random.default_rng(2)
+    X = [rng.standard_normal((n, 2)) for n in (5, 9, 14, 20)]
+    y = [np.cumsum(x[:, 0]) for x in X]
+    model = EchoStateRegressor(n_reservoir=30, return_sequences=True, random_state=0).fit(X, y)
+    rows = np.concatenate([_reservoir_states(model.reservoir_, x[None], 1.0)[0] for x in X])
+    ridge = Ridge(alpha=1e-6).fit(rows, np.concatenate(y))
+    np.testing.assert_allclose(model.coef_[0], ridge.coef_, rtol=1e-5, atol=1e-8)
+    predictions = model.predict(X)
+    assert [len(p) for p in predictions] == [5, 9, 14, 20]
+    # Alone or in a padded batch, a sequence gets the same predictions.
+    np.testing.assert_allclose(predictions[0], model.predict([X[0]])[0], rtol=0, atol=0)
+
+
+def test_mackey_glass_one_step_ahead_is_learned():
+    series = mackey_glass(2500)
+    x, y = series[None, :-1, None], series[None, 1:]
+    model = EchoStateRegressor(
+        n_reservoir=300, spectral_radius=0.95, leak_rate=0.3, washout=100, ridge=1e-8,
+        return_sequences=True, random_state=0,
+    ).fit(x[:, :2000], y[:, :2000])  # fmt: skip
+    error = model.predict(x)[0, 2000:] - y[0, 2000:]
+    assert np.sqrt(np.mean(error**2)) / series.std() < 0.01
+
+
+def test_cosine_windows_are_learned():
+    series = np.cos(np.arange(1200) * 0.1)
+    X, y = make_windows(series, 20)
+    model = EchoStateRegressor(n_reservoir=100, random_state=0).fit(X[:900], y[:900])
+    assert model.score(X[900:], y[900:]) > 0.999
+
+
+def test_classifier_reads_sequences_into_labels():
+    rng = np.random.default_rng(3)
+    X = 0.5 * rng.standard_normal((300, 15, 1))
+    labels = np.array(["falling", "flat", "rising"])
+    trend = rng.integers(0, 3, 300)
+    X[:, :, 0] += (trend[:, None] - 1) * np.linspace(0, 2, 15)
+    y = labels[trend]
+    model = EchoStateClassifier(n_reservoir=100, random_state=0).fit(X[:200], y[:200])
+    assert model.score(X[200:], y[200:]) > 0.9
+    assert list(model.classes_) == list(labels)
+    assert model.decision_function(X[:3]).shape == (3, 3)
+    binary = EchoStateClassifier(n_reservoir=50, random_state=0).fit(X[:200], trend[:200] == 2)
+    assert binary.decision_function(X[:3]).shape == (3,)
+    np.testing.assert_array_equal(binary.predict(X[:20]), binary.decision_function(X[:20]) > 0)
+
+
+def test_same_seed_same_model_any_thread_count():
+    X, y = np.random.default_rng(4).standard_normal((50, 10, 2)), np.arange(50.0)
+    a = EchoStateRegressor(n_reservoir=64, random_state=7, n_jobs=1).fit(X, y)
+    b = EchoStateRegressor(n_reservoir=64, random_state=7, n_jobs=2).fit(X, y)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        (dict(washout=12, return_sequences=True), "washout: 12 steps leave none"),
+        (dict(spectral_radius=0), "spectral_radius"),
+        (dict(leak_rate=1.5), "leak_rate"),
+        (dict(sparsity=1.0), "sparsity"),
+        (dict(n_reservoir=0), "n_reservoir"),
+    ],
+)
+def test_bad_parameters(params, match):
+    X, y = np.zeros((4, 12, 1)), np.zeros((4, 12))
+    with pytest.raises(ValueError, match=match):
+        EchoStateRegressor(**params).fit(X, y if params.get("return_sequences") else y[:, 0])
