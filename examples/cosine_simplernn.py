@@ -10,19 +10,16 @@ added to the series is what keeps the task from being trivial. The script prints
 noise floor (the test MSE of the noiseless cosine itself), the best MSE any model can
 expect on average.
 
-    python examples/cosine_simplernn.py            # 200 units, ~10 s
-    python examples/cosine_simplernn.py --small    # 16 units, a few epochs
+    python examples/cosine_simplernn.py            # SimpleRNN(200)
+    python examples/cosine_simplernn.py --small    # SimpleRNN(16), 5 epochs
 """
 
 from __future__ import annotations
 
-import argparse
 import time
-import warnings
-from pathlib import Path
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
+from _shared import example_parser, parse, save_plots
 from sklearn.metrics import mean_squared_error, r2_score
 
 from rnnkit import RNNRegressor
@@ -31,36 +28,16 @@ from rnnkit.plotting import plot_forecast, plot_history
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--small", action="store_true", help="tiny sizes, a few seconds (CI)")
-    parser.add_argument("--out", type=Path, default=Path("rnnkit-examples"), help="PNG folder")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--n-jobs", type=int, default=None, help="threads (default: all cores)")
+    parser = example_parser(__doc__)
     parser.add_argument(
         "--noise", type=float, default=0.1, help="std of the noise added (0: a pure cosine)"
     )
-    return parser.parse_args(argv)
-
-
-def save_plots(out, plots):
-    """Draw and save each ``name -> function returning an Axes``, if matplotlib is here."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        print("matplotlib is not installed: no plots (pip install 'rnnkit[plot]')")
-        return
-    out.mkdir(parents=True, exist_ok=True)
-    for name, draw in plots.items():
-        path = out / name
-        draw().figure.savefig(path, dpi=100)
-        print(f"saved {path}")
+    return parse(parser, argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     if args.small:
-        # A few epochs on purpose: the warning that training did not converge is noise.
-        warnings.simplefilter("ignore", ConvergenceWarning)
         n_steps, lookback, hidden, epochs = 400, 20, 16, 5
     else:
         n_steps, lookback, hidden, epochs = 2000, 50, 200, 40
