@@ -127,3 +127,35 @@ def test_bad_parameters(params, match):
     X, y = np.zeros((4, 12, 1)), np.zeros((4, 12))
     with pytest.raises(ValueError, match=match):
         EchoStateRegressor(**params).fit(X, y if params.get("return_sequences") else y[:, 0])
+
+
+def test_a_failed_fit_keeps_the_fitted_model():
+    X = np.random.default_rng(5).standard_normal((6, 5, 2))
+    model = EchoStateClassifier(n_reservoir=10, random_state=0).fit(X, [0, 1, 2, 0, 1, 2])
+    before = model.predict(X)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        model.fit(X, np.zeros(6))
+    np.testing.assert_array_equal(model.predict(X), before)
+    np.testing.assert_array_equal(model.classes_, [0, 1, 2])
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        model.fit(np.zeros((6, 5, 3)), [0, 1, 2, 0, 1])
+    assert model.n_features_in_ == 2
+    np.testing.assert_array_equal(model.predict(X), before)
+
+
+@pytest.mark.parametrize(
+    ("weights", "match"),
+    [
+        ([1, -1, 1, 1], "Negative values in data passed to `sample_weight`"),
+        # Only the sequence of 3 steps has weight, and the washout takes all of it.
+        ([0, 0, 1, 0], "sample_weight: the samples \\(or steps past the washout\\)"),
+    ],
+)
+def test_sample_weights_are_checked_before_the_reservoir_runs(weights, match):
+    rng = np.random.default_rng(6)
+    X = [rng.standard_normal((n, 1)) for n in (5, 9, 3, 7)]
+    y = [x[:, 0] for x in X]
+    model = EchoStateRegressor(n_reservoir=10, return_sequences=True, washout=3)
+    with pytest.raises(ValueError, match=match):
+        model.fit(X, y, sample_weight=weights)
+    assert not hasattr(model, "reservoir_")

@@ -147,3 +147,35 @@ def test_predict_errors(recursive):
         match=r"series: has 20 steps, but needs at least 21 \(lookback=20 \+ horizon=1\)",
     ):
         recursive.score(SERIES[:20])
+
+
+def test_a_list_of_rows_gets_a_hint():
+    with pytest.raises(ValueError, match=r"read as several series: pass a 2-D series as an array"):
+        RNNForecaster(lookback=10, **SMALL).fit([[v] for v in SERIES[:100]])
+
+
+def test_warm_start_keeps_the_scaling_and_checks_the_outputs():
+    model = RNNForecaster(lookback=10, warm_start=True, **SMALL).fit(SERIES[:150])
+    scaler = model.scaler_
+    model.fit(SERIES[:150] * 3)  # another range: the weights still mean the old scale
+    assert model.scaler_ is scaler
+    with pytest.raises(ValueError, match="warm_start: the fitted network outputs 1 values"):
+        model.set_params(strategy="direct", horizon=3).fit(SERIES[:150])
+
+
+def test_forecast_shape_follows_the_series_it_continues(recursive):
+    assert recursive.predict(3, history=SERIES[:40, None]).shape == (3, 1)
+    assert recursive.predict(3, history=SERIES[:40]).shape == (3,)
+
+
+def test_early_stopping_validates_on_the_last_windows():
+    model = RNNForecaster(lookback=10, early_stopping=True, validation_fraction=0.25, **SMALL).fit(
+        SERIES[:110]
+    )
+    assert model.regressor_.validation_scores_ is not None
+    # 100 windows: the first 75 train, the last 25 validate (time order, no shuffle).
+    assert model.regressor_.history_["val_score"][-1] is not None
+    X, y = make_windows(model.scaler_.transform(SERIES[:110, None]), 10)
+    val_loss = np.mean((model.regressor_.predict(X[75:]) - y[75:, 0]) ** 2)
+    best = int(np.argmax(model.history_["val_score"]))  # early stopping keeps that epoch
+    assert model.history_["val_loss"][best] == pytest.approx(val_loss, rel=1e-5)

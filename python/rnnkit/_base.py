@@ -176,11 +176,6 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
             raise
         return self
 
-    def _restore(self, state):
-        """Put back every attribute as ``dict(vars(self))`` recorded it."""
-        vars(self).clear()
-        vars(self).update(state)
-
     def _validate_fit_data(self, X, y, sample_weight, validation_data, first_pass, incremental,
                            classes):  # fmt: skip
         """Check everything a fit call gets, before any training; returns the training

@@ -80,27 +80,42 @@ class BaseEchoState(SequenceEstimator):
         the first ``washout`` steps of each sequence are left out of the fit: the state
         there still depends on the arbitrary zero state it started from.
         """
+        fitted_state = dict(vars(self))
+        try:
+            return self._fit(X, y, sample_weight)
+        except BaseException:
+            # Validation records n_features_in_, classes_, ...: a failed call must not
+            # leave them describing data the fitted readout never saw.
+            self._restore(fitted_state)
+            raise
+
+    def _fit(self, X, y, sample_weight):
         self._require_y(y)
         seqs = validate_sequences(self, X, reset=True, dtype=np.dtype(self.dtype))
         targets = self._validate_targets(y, seqs, reset=True)
-        weights = _check_sample_weight(sample_weight, seqs.x[:, 0, 0], dtype=np.float64)
+        weights = _check_sample_weight(
+            sample_weight, seqs.x[:, 0, 0], dtype=np.float64, ensure_non_negative=True
+        )
         if self.return_sequences and self.washout >= seqs.steps.max():
             raise ValueError(
                 f"washout: {self.washout} steps leave none of the sequences (the longest has "
                 f"{seqs.steps.max()}) to fit the readout on; use a smaller washout"
             )
+        rows = self._fit_rows(seqs)
+        if self.return_sequences:
+            targets = targets[rows]
+            weights = np.broadcast_to(weights[:, None], rows.shape)[rows]
+        if not weights.sum() > 0:
+            raise ValueError(
+                "sample_weight: the samples (or steps past the washout) the readout is "
+                "fitted on all have weight 0"
+            )
         self.reservoir_ = self._draw_reservoir(seqs.x.shape[2], np.dtype(self.dtype))
         states = self._states(seqs)
-        rows = self._fit_rows(seqs)
         features = states[rows] if self.return_sequences else states
-        row_weights = np.broadcast_to(weights[:, None], rows.shape)[rows] if (
-            self.return_sequences
-        ) else weights  # fmt: skip
-        coef, intercept = ridge_readout(
-            features, self._readout_targets(targets[rows] if self.return_sequences else targets),
-            row_weights, self.ridge,
-        )  # fmt: skip
-        self.coef_, self.intercept_ = coef, intercept
+        self.coef_, self.intercept_ = ridge_readout(
+            features, self._readout_targets(targets), weights, self.ridge
+        )
         return self
 
     def _fitted_dtype(self):

@@ -104,8 +104,11 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
     def fit(self, series, y=None):
         """Train on one series ((T,) or (T, n_features)) or a list of such series.
 
-        ``y`` is ignored: the targets are the series' own next values. It exists so that
-        ``GridSearchCV(..., cv=TimeSeriesSplit())`` can call ``fit(series)``.
+        A Python list whose items are sequences is read as several series; give a 2-D
+        series as an array. ``y`` is ignored: the targets are the series' own next
+        values. It exists so that ``GridSearchCV(..., cv=TimeSeriesSplit())`` can call
+        ``fit(series)``. With ``warm_start``, training continues from the fitted weights
+        and the fitted scaling.
         """
         many, parts = _as_series(series, "series")
         n_features = parts[0].shape[1]
@@ -118,29 +121,60 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         for i, part in enumerate(parts):
             if len(part) < self.lookback + target_steps:
                 where = f"series[{i}]" if many else "series"
+                hint = (
+                    "; a list of sequences is read as several series: pass a 2-D series "
+                    "as an array (np.asarray(series))"
+                    if many
+                    else ""
+                )
                 raise ValueError(
                     f"{where}: has {len(part)} steps, but lookback={self.lookback} + "
                     f"{target_steps} target step(s) need at least "
-                    f"{self.lookback + target_steps}"
+                    f"{self.lookback + target_steps}{hint}"
                 )
-        scaler = MinMaxScaler().fit(np.concatenate(parts)) if self.scale else None
+        warm = self.warm_start and hasattr(self, "regressor_")
+        if warm and self.regressor_.n_outputs_ != target_steps * n_features:
+            raise ValueError(
+                f"warm_start: the fitted network outputs {self.regressor_.n_outputs_} values, "
+                f"but strategy={self.strategy!r}, horizon={self.horizon} and "
+                f"{n_features} feature(s) need {target_steps * n_features}; fit with "
+                "warm_start=False"
+            )
+        if warm:  # the weights were trained on the fitted scale: keep it
+            scaler = self.scaler_
+        else:
+            scaler = MinMaxScaler().fit(np.concatenate(parts)) if self.scale else None
         scaled = [part if scaler is None else scaler.transform(part) for part in parts]
         windows = [make_windows(part, self.lookback, horizon=target_steps) for part in scaled]
-        X = np.concatenate([w[0] for w in windows])
-        y = np.concatenate([w[1].reshape(len(w[1]), -1) for w in windows])
+        # Early stopping validates on the last windows of each series, in time order: a
+        # random split would validate on near copies of the overlapping training windows.
+        cuts = [
+            len(X_part) - int(round(self.validation_fraction * len(X_part)))
+            if self.early_stopping
+            else len(X_part)
+            for X_part, _ in windows
+        ]
+        X, y = _stack([(X_p[:cut], y_p[:cut]) for (X_p, y_p), cut in zip(windows, cuts)])
+        validation = None
+        if self.early_stopping:
+            validation = _stack([(X_p[cut:], y_p[cut:]) for (X_p, y_p), cut in zip(windows, cuts)])
+            if len(validation[0]) == 0 or len(X) == 0:
+                raise ValueError(
+                    f"validation_fraction: {self.validation_fraction} of {len(X)} windows "
+                    "leaves no window for training or for validation"
+                )
 
         regressor = RNNRegressor(**{name: getattr(self, name) for name in _REGRESSOR_PARAMS})
-        if self.warm_start and hasattr(self, "regressor_"):
+        if warm:
             regressor = self.regressor_.set_params(**regressor.get_params())
-        regressor.fit(X, y[:, 0] if y.shape[1] == 1 else y)
+        regressor.fit(X, y, validation_data=validation)
 
         self.regressor_ = regressor
         self.scaler_ = scaler
         self.n_features_in_ = n_features
         self.last_windows_ = [part[-self.lookback :].copy() for part in parts]
         self._fitted_many = many
-        # A 1-D series is forecast as 1-D values, as the user gave it.
-        self._univariate = all(np.ndim(item) == 1 for item in (series if many else [series]))
+        self._univariate = _univariate(series, many)
         return self
 
     @property
@@ -165,22 +199,26 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
 
         Returns
         -------
-        array (steps,) or (steps, n_features) for one series; a list of them when the
-        model was fitted on (or ``history`` is) a list of series.
+        array (steps,) for a 1-D series, (steps, n_features) for a 2-D one; a list of
+        them when the model was fitted on (or ``history`` is) a list of series. The
+        series is ``history`` when given, else the fitted one.
         """
         check_is_fitted(self, "regressor_")
         if isinstance(steps, bool) or not isinstance(steps, Integral) or steps < 1:
             raise ValueError(f"steps: expected an integer >= 1, got {steps!r}")
         if history is None:
             many, contexts = self._fitted_many, self.last_windows_
+            univariate = self._univariate
         else:
             many, parts = _as_series(history, "history")
+            univariate = _univariate(history, many)
             for i, part in enumerate(parts):
                 self._check_context(part, f"history[{i}]" if many else "history")
             contexts = [part[-self.lookback :] for part in parts]
         contexts = [self._scaled(context) for context in contexts]
         forecast = self._unscaled(self._forecast(np.stack(contexts), int(steps)))
-        forecast = [self._shaped(f) for f in forecast]
+        # A 1-D series is continued as 1-D values, as the user gave it.
+        forecast = [f[:, 0] if univariate else f for f in forecast]
         return forecast if many else forecast[0]
 
     def score(self, series, y=None):
@@ -245,10 +283,6 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         rows = forecast.reshape(-1, forecast.shape[-1])
         return self.scaler_.inverse_transform(rows).reshape(forecast.shape)
 
-    def _shaped(self, forecast):
-        """(steps, F) as the user's series was shaped: (steps,) for a 1-D series."""
-        return forecast[:, 0] if self._univariate else forecast
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.one_d_array = True
@@ -256,6 +290,18 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         tags.requires_fit = True
         tags.target_tags.required = False
         return tags
+
+
+def _stack(pairs):
+    """Windows of several series as one (X, y); y is (n, ...) flattened to (n,) or (n, k)."""
+    X = np.concatenate([X_part for X_part, _ in pairs])
+    y = np.concatenate([y_part.reshape(len(y_part), -1) for _, y_part in pairs])
+    return X, y[:, 0] if y.shape[1] == 1 else y
+
+
+def _univariate(value, many):
+    """Whether every series in ``value`` is 1-D."""
+    return all(np.ndim(item) == 1 for item in (value if many else [value]))
 
 
 def _as_series(value, name):

@@ -21,6 +21,11 @@ class SequenceEstimator(BaseEstimator):
     def _fitted_dtype(self):
         raise NotImplementedError
 
+    def _restore(self, state):
+        """Put back every attribute as ``dict(vars(self))`` recorded it."""
+        vars(self).clear()
+        vars(self).update(state)
+
     def _require_y(self, y):
         if y is None:
             raise ValueError(
