@@ -32,7 +32,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 from . import _callbacks, _network, _optimizers
 from ._inputs import TABLE, validate_sequences
 from ._progress import EpochProgress
-from ._sequence_estimator import SequenceEstimator
+from ._sequence_estimator import SequenceEstimator, step_rows
 
 try:  # scikit-learn >= 1.9: estimators accept sklearn.callback callbacks
     from sklearn.callback import CallbackSupportMixin
@@ -429,15 +429,13 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
         if not self.return_sequences:
             return output, target, weight, lambda d_rows: d_rows
         mask = batch.step_mask()
-        target = target[:, : output.shape[1]]
 
         def scatter(d_rows):
             d_output = np.zeros(output.shape, dtype=d_rows.dtype)
             d_output[mask] = d_rows
             return d_output
 
-        weight = weight[:, None] if weight.ndim == 1 else weight[:, : output.shape[1]]
-        return output[mask], target[mask], np.broadcast_to(weight, mask.shape)[mask], scatter
+        return (*step_rows(mask, output, target, weight), scatter)
 
     def _l2_factors(self):
         """``alpha`` on every weight matrix entry and 0 on biases, as one flat vector."""
@@ -458,18 +456,13 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
     def _outputs(self, seqs):
         """Raw network outputs for every sequence: (n, k) or (n, T, k), in chunks."""
         threads = self._threads()
-        parts = []
-        for start in range(0, len(seqs), _PREDICT_CHUNK):
-            part = seqs.take(slice(start, start + _PREDICT_CHUNK))
-            output, _ = _network.forward(
+        return self._in_chunks(
+            seqs,
+            _PREDICT_CHUNK,
+            lambda part: _network.forward(
                 self._spec_, self.params_, part.x, part.lengths, n_threads=threads
-            )
-            if self.return_sequences and output.shape[1] < seqs.x.shape[1]:
-                padded = np.zeros((len(part), seqs.x.shape[1], output.shape[2]), output.dtype)
-                padded[:, : output.shape[1]] = output
-                output = padded
-            parts.append(output)
-        return np.concatenate(parts)
+            )[0],
+        )
 
     def _step(self, x_t, state=None):
         """Raw network outputs (B, k) for one more step ``x_t`` (B, F) of B sequences,
@@ -488,12 +481,6 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
         rows = self._predicted_rows(seqs, targets, np.ones(len(seqs)))
         loss, _ = self._loss(*rows)
         return loss, self._validation_score(*rows)
-
-    def _score(self, X, y, sample_weight):
-        seqs = self._sequences_for_predict(X)
-        targets = self._validate_targets(y, seqs, reset=False)
-        weights = _check_sample_weight(sample_weight, seqs.x[:, 0, 0], dtype=np.float64)
-        return self._validation_score(*self._predicted_rows(seqs, targets, weights))
 
 
 class _Stopper:

@@ -15,14 +15,18 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
-from sklearn.metrics import r2_score
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight
 
 from . import ops
 from ._inputs import validate_sequences
-from ._sequence_estimator import ClassificationTargets, RegressionTargets, SequenceEstimator
+from ._sequence_estimator import (
+    ClassificationTargets,
+    RegressionTargets,
+    SequenceEstimator,
+    step_rows,
+)
 
 # Sequences per reservoir call at predict time: bounds the (chunk, T, n_reservoir) states.
 _CHUNK = 256
@@ -101,18 +105,18 @@ class BaseEchoState(SequenceEstimator):
                 f"washout: {self.washout} steps leave none of the sequences (the longest has "
                 f"{seqs.steps.max()}) to fit the readout on; use a smaller washout"
             )
-        rows = self._fit_rows(seqs)
-        if self.return_sequences:
-            targets = targets[rows]
-            weights = np.broadcast_to(weights[:, None], rows.shape)[rows]
-        if not weights.sum() > 0:
+        # With return_sequences the readout is fitted on the valid steps past the washout;
+        # check_sample_weight has made sure some sample, not some such step, has weight.
+        fit_mask = seqs.step_mask() & (np.arange(seqs.x.shape[1]) >= self.washout)
+        if self.return_sequences and not (weights[:, None] * fit_mask).sum() > 0:
             raise ValueError(
                 "sample_weight: the samples (or steps past the washout) the readout is "
                 "fitted on all have weight 0"
             )
         self.reservoir_ = self._draw_reservoir(seqs.x.shape[2], np.dtype(self.dtype))
-        states = self._states(seqs)
-        features = states[rows] if self.return_sequences else states
+        features = self._states(seqs)
+        if self.return_sequences:
+            features, targets, weights = step_rows(fit_mask, features, targets, weights)
         self.coef_, self.intercept_ = ridge_readout(
             features, self._readout_targets(targets), weights, self.ridge
         )
@@ -142,45 +146,33 @@ class BaseEchoState(SequenceEstimator):
 
     def _states(self, seqs):
         """Reservoir states, float64: (n, T, N) every step, or (n, N) after the last."""
-        parts = []
-        for start in range(0, len(seqs), _CHUNK):
-            part = seqs.take(slice(start, start + _CHUNK))
-            result = ops.forward(
-                "rnn",
-                part.x,
-                *(self.reservoir_[k] for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")),
-                lengths=part.lengths,
-                leak_rate=self.leak_rate,
-                n_threads=self._threads(),
-            )
-            if not self.return_sequences:
-                parts.append(result.h_n)
-                continue
-            states = np.zeros((len(part), seqs.x.shape[1], self.n_reservoir), result.output.dtype)
-            states[:, : result.output.shape[1]] = result.output
-            parts.append(states)
-        return np.concatenate(parts).astype(np.float64, copy=False)
+        weights = tuple(
+            self.reservoir_[k] for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        )
 
-    def _fit_rows(self, seqs):
-        """(n, T) mask of the steps the readout is fitted on: valid and past the washout."""
-        if not self.return_sequences:
-            return np.ones(len(seqs), dtype=bool)
-        return seqs.step_mask() & (np.arange(seqs.x.shape[1]) >= self.washout)
+        def run(part):
+            result = ops.forward(
+                "rnn", part.x, *weights, lengths=part.lengths, leak_rate=self.leak_rate,
+                n_threads=self._threads(),
+            )  # fmt: skip
+            return result.output if self.return_sequences else result.h_n
+
+        return self._in_chunks(seqs, _CHUNK, run).astype(np.float64, copy=False)
 
     def _decision(self, X):
         """Readout outputs: (n, k), or (n, T, k) per step."""
         seqs = self._sequences_for_predict(X)
-        return seqs, self._states(seqs) @ self.coef_.T + self.intercept_
+        return seqs, self._readout(seqs)
 
-    def _score_rows(self, X, y, sample_weight):
-        """Outputs, targets and weights of every valid step (or sequence) for scoring."""
-        seqs, output = self._decision(X)
-        targets = self._validate_targets(y, seqs, reset=False)
-        weights = _check_sample_weight(sample_weight, seqs.x[:, 0, 0], dtype=np.float64)
+    def _readout(self, seqs):
+        return self._states(seqs) @ self.coef_.T + self.intercept_
+
+    def _predicted_rows(self, seqs, targets, weights):
+        """Outputs, targets and weights of every valid step (or sequence), for ``score``."""
+        output = self._readout(seqs)
         if not self.return_sequences:
             return output, targets, weights
-        mask = seqs.step_mask()
-        return output[mask], targets[mask], np.broadcast_to(weights[:, None], mask.shape)[mask]
+        return step_rows(seqs.step_mask(), output, targets, weights)
 
 
 def ridge_readout(features, targets, weights, ridge):
@@ -253,8 +245,7 @@ class EchoStateRegressor(RegressorMixin, RegressionTargets, BaseEchoState):
 
     def score(self, X, y, sample_weight=None):
         """R² of the predictions (over every valid step with ``return_sequences``)."""
-        output, targets, weights = self._score_rows(X, y, sample_weight)
-        return float(r2_score(targets, output, sample_weight=weights))
+        return self._score(X, y, sample_weight)
 
     def _readout_targets(self, targets):
         return targets.astype(np.float64)
@@ -288,8 +279,10 @@ class EchoStateClassifier(ClassifierMixin, ClassificationTargets, BaseEchoState)
 
     def score(self, X, y, sample_weight=None):
         """Accuracy (over every valid step with ``return_sequences``)."""
-        output, targets, weights = self._score_rows(X, y, sample_weight)
-        return float(np.average(self._class_indices(output) == targets, weights=weights))
+        return self._score(X, y, sample_weight)
+
+    def _validation_score(self, output, target, weight):
+        return float(np.average(self._class_indices(output) == target, weights=weight))
 
     def _class_indices(self, output):
         if output.shape[-1] == 1:

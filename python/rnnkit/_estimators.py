@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
-from sklearn.metrics import r2_score
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 
@@ -148,9 +147,6 @@ class RNNRegressor(RegressorMixin, RegressionTargets, BaseRNN):
 
     def _loss(self, output, target, weight):
         return _losses.regression(self.loss, output, target, weight)
-
-    def _validation_score(self, output, target, weight):
-        return float(r2_score(target, output.astype(np.float64), sample_weight=weight))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -8,9 +8,10 @@ import os
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.metrics import r2_score
 from sklearn.utils import check_array, check_consistent_length, column_or_1d
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ._inputs import step_targets, unpad, validate_sequences
 
@@ -44,6 +45,29 @@ class SequenceEstimator(BaseEstimator):
         check_is_fitted(self)
         return validate_sequences(self, X, reset=False, dtype=self._fitted_dtype())
 
+    def _in_chunks(self, seqs, size, run):
+        """``run(part)`` on ``size`` sequences at a time, results stacked: (n, ...), or
+        (n, T, ...) with ``return_sequences``, a chunk trimmed to its longest sequence
+        padded back to T. Chunks bound the memory of a large predict."""
+        parts = []
+        for start in range(0, len(seqs), size):
+            part = seqs.take(slice(start, start + size))
+            result = run(part)
+            if self.return_sequences and result.shape[1] < seqs.x.shape[1]:
+                padded = np.zeros((len(part), seqs.x.shape[1], *result.shape[2:]), result.dtype)
+                padded[:, : result.shape[1]] = result
+                result = padded
+            parts.append(result)
+        return np.concatenate(parts)
+
+    def _score(self, X, y, sample_weight):
+        """``score``: the validation score of the predictions, over every valid step with
+        ``return_sequences``. Subclasses give ``_predicted_rows`` and ``_validation_score``."""
+        seqs = self._sequences_for_predict(X)
+        targets = self._validate_targets(y, seqs, reset=False)
+        weights = _check_sample_weight(sample_weight, seqs.x[:, 0, 0], dtype=np.float64)
+        return self._validation_score(*self._predicted_rows(seqs, targets, weights))
+
     def _per_sample(self, seqs, values):
         """Per-step results as a list of (T_i, ...) arrays when ``X`` was a ragged list."""
         if self.return_sequences and seqs.ragged:
@@ -57,8 +81,18 @@ class SequenceEstimator(BaseEstimator):
         return tags
 
 
+def step_rows(mask, output, target, weight):
+    """The rows of the steps ``mask`` (n, T') marks: ``output`` (n, T', ...) and ``target``
+    (n, T[, ...]) entries, and the weight of each, per sample (n,) or per step (n, T).
+    Targets and weights are cut to T', as for a batch trimmed to its longest sequence."""
+    steps = mask.shape[1]
+    weight = weight[:, None] if weight.ndim == 1 else weight[:, :steps]
+    return output[mask], target[:, :steps][mask], np.broadcast_to(weight, mask.shape)[mask]
+
+
 class RegressionTargets:
-    """Real targets: (n, k), or (n, T, k) per step with ``return_sequences``."""
+    """Real targets: (n, k), or (n, T, k) per step with ``return_sequences``; scored by
+    R²."""
 
     def _validate_targets(self, y, seqs, *, reset, classes=None):
         dtype = seqs.x.dtype
@@ -86,6 +120,9 @@ class RegressionTargets:
 
     def _n_outputs(self):
         return self.n_outputs_
+
+    def _validation_score(self, output, target, weight):
+        return float(r2_score(target, output.astype(np.float64), sample_weight=weight))
 
 
 class ClassificationTargets:
