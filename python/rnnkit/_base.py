@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import warnings
+from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
@@ -30,7 +31,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from . import _callbacks, _network, _optimizers
-from ._inputs import TABLE, validate_sequences
+from ._inputs import TABLE, Sequences, validate_sequences
 from ._progress import EpochProgress
 from ._sequence_estimator import SequenceEstimator, step_rows
 
@@ -387,20 +388,15 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
             if row_weights is not None:  # per sample, or per step with return_sequences
                 factors = row_weights[index]
                 w = w * factors if factors.ndim == 1 else w[:, None] * factors
-            output, tape = _network.forward(
-                spec, self.params_, batch.x, batch.lengths,
-                training=True, rng=generator, n_threads=threads,
-            )  # fmt: skip
-            out_rows, target_rows, w_rows, scatter = self._rows(batch, output, targets[index], w)
-            w_sum = float(w_rows.sum())
+            window = self.bptt_steps
+            if window is not None and window < batch.x.shape[1] and not spec.bidirectional:
+                gradient = self._windowed_gradient
+            else:
+                gradient = self._gradient
+            loss, grads, w_sum = gradient(batch, targets[index], w, generator, threads)
             if w_sum == 0.0:
                 progress.batch(0.0)
                 continue
-            loss, d_rows = self._loss(out_rows, target_rows, w_rows)
-            grads = _network.backward(
-                spec, self.params_, tape, scatter(d_rows),
-                bptt_steps=self.bptt_steps, n_threads=threads,
-            )  # fmt: skip
             grad = np.concatenate([g.ravel() for g in grads.values()])
             if l2 is not None:
                 loss += 0.5 * float(np.dot(l2 * flat, flat))
@@ -421,6 +417,88 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
             total_weight += w_sum
             progress.batch(loss)
         return total / total_weight if total_weight else 0.0
+
+    def _gradient(self, batch, target, weight, generator, threads):
+        """(loss, gradients by parameter name, weight sum) of one mini-batch: one forward
+        over all its steps, one backward (truncated to ``bptt_steps`` windows, if set)."""
+        output, tape = _network.forward(
+            self._spec_, self.params_, batch.x, batch.lengths,
+            training=True, rng=generator, n_threads=threads,
+        )  # fmt: skip
+        out_rows, target_rows, w_rows, scatter = self._rows(batch, output, target, weight)
+        w_sum = float(w_rows.sum())
+        if w_sum == 0.0:
+            return 0.0, None, 0.0
+        loss, d_rows = self._loss(out_rows, target_rows, w_rows)
+        grads = _network.backward(
+            self._spec_, self.params_, tape, scatter(d_rows),
+            bptt_steps=self.bptt_steps, n_threads=threads,
+        )  # fmt: skip
+        return loss, grads, w_sum
+
+    def _windowed_gradient(self, batch, target, weight, generator, threads):
+        """:meth:`_gradient` for truncated BPTT, one ``bptt_steps`` window at a time: the
+        network runs a window forward from the state the previous one left and
+        backpropagates it at once, so memory is bounded by the window, not by the
+        sequence. No gradient crosses a window boundary either way (the semantics of
+        ``ops.backward(bptt_steps=...)``), so the gradient equals :meth:`_gradient`'s up to
+        the order of summation; dropout masks are drawn window by window.
+
+        Each window's loss is the weighted mean of its own rows (a step with
+        ``return_sequences``, else a sequence whose last step falls in the window), so
+        losses and gradients are summed weighted by each window's total weight and
+        divided by the batch's at the end.
+        """
+        spec, window = self._spec_, self.bptt_steps
+        steps, ends = batch.x.shape[1], batch.steps
+        rows = np.arange(len(batch))  # sequences not yet finished
+        state = None
+        loss, grads, w_sum = 0.0, None, 0.0
+        for start in range(0, steps, window):
+            stop = min(start + window, steps)
+            alive = ends[rows] > start
+            if not alive.all():
+                rows = rows[alive]
+                state = [(h[alive], None if c is None else c[alive]) for h, c in state]
+            lengths = None if batch.lengths is None else np.minimum(ends[rows], stop) - start
+            # training=True for every window: its dropout shapes what the next one reads.
+            output, tape, state = _network.forward_from(
+                spec, self.params_, batch.x[rows, start:stop], lengths, state,
+                training=True, rng=generator, n_threads=threads,
+            )  # fmt: skip
+            if self.return_sequences:
+                part = Sequences(output, lengths)
+                w_part = weight[rows] if weight.ndim == 1 else weight[rows, start:stop]
+                out_rows, target_rows, w_rows, scatter = self._rows(
+                    part, output, target[rows, start:stop], w_part
+                )
+            else:  # only sequences ending in this window reach the loss
+                ending = ends[rows] <= stop
+                out_rows, target_rows, w_rows = (
+                    output[ending],
+                    target[rows][ending],
+                    weight[rows][ending],
+                )
+                scatter = partial(_scatter_rows, ending, output.shape)
+            part_sum = float(w_rows.sum())
+            if part_sum == 0.0:
+                continue
+            part_loss, d_rows = self._loss(out_rows, target_rows, w_rows)
+            part_grads = _network.backward(
+                spec, self.params_, tape, scatter(d_rows), n_threads=threads
+            )
+            loss += part_loss * part_sum
+            w_sum += part_sum
+            if grads is None:
+                grads = {name: g * part_sum for name, g in part_grads.items()}
+            else:
+                for name, g in part_grads.items():
+                    grads[name] += g * part_sum
+        if w_sum == 0.0:
+            return 0.0, None, 0.0
+        for g in grads.values():
+            g /= w_sum
+        return loss / w_sum, grads, w_sum
 
     def _rows(self, batch, output, target, weight):
         """Network outputs, targets and weights as loss rows, plus the map from a
@@ -481,6 +559,13 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
         rows = self._predicted_rows(seqs, targets, np.ones(len(seqs)))
         loss, _ = self._loss(*rows)
         return loss, self._validation_score(*rows)
+
+
+def _scatter_rows(selected, shape, d_rows):
+    """The gradient on the ``selected`` rows of an output of ``shape``; 0 on the others."""
+    d_output = np.zeros(shape, dtype=d_rows.dtype)
+    d_output[selected] = d_rows
+    return d_output
 
 
 class _Stopper:

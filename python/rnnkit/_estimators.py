@@ -39,7 +39,9 @@ _COMMON_DOC = """
     clip_norm, clip_value : float or None, default=None
         Clip the gradient by its global norm / each component by value.
     bptt_steps : int or None, default=None
-        Truncated backpropagation through time: windows of this many steps.
+        Truncated backpropagation through time: windows of this many steps. A
+        unidirectional network then trains one window at a time, so memory is bounded
+        by the window, not by the sequence length.
     batch_size : int, default=32
     max_epochs : int, default=100
     early_stopping : bool, default=False

@@ -134,17 +134,36 @@ def forward(spec, params, x, lengths=None, *, training=False, rng=None, n_thread
     is for :func:`backward` and None unless ``training``. Dropout needs ``rng`` (a numpy
     ``Generator``) when training.
     """
+    output, tape, _ = forward_from(
+        spec, params, x, lengths, None, training=training, rng=rng, n_threads=n_threads
+    )
+    return output, tape
+
+
+def forward_from(spec, params, x, lengths, state, *, training=False, rng=None, n_threads=None):
+    """:func:`forward` from the recurrent ``state`` a previous call returned (None: zeros),
+    for a unidirectional network run a window of steps at a time.
+
+    Returns ``(output, tape, state)``; ``state`` holds each layer's ``(h_n, c_n)`` (before
+    dropout), ready for the next window.
+    """
+    if state is not None and spec.bidirectional:
+        raise ValueError("a bidirectional network cannot continue from a state")
     batch, steps, _ = x.shape
+    new_state = []
     tape = Tape(lengths, steps) if training else None
     dropout = spec.dropout if training else 0.0
     h = x
     last_layer = len(spec.hidden_sizes) - 1
     for layer in range(len(spec.hidden_sizes)):
+        h0, c0 = (None, None) if state is None else state[layer]
         results = [
             ops.forward(
                 spec.cell,
                 h,
                 *_recurrent_params(params, layer, suffix),
+                h0=h0,
+                c0=c0,
                 lengths=lengths,
                 reverse=bool(suffix),
                 activation=spec.activation,
@@ -153,6 +172,7 @@ def forward(spec, params, x, lengths=None, *, training=False, rng=None, n_thread
             )
             for suffix in spec.directions
         ]
+        new_state.append((results[0].h_n, results[0].c_n))
         if layer == last_layer and not spec.return_sequences:
             h = _concat([r.h_n for r in results])
         else:
@@ -165,7 +185,7 @@ def forward(spec, params, x, lengths=None, *, training=False, rng=None, n_thread
     out = _head(spec, params, h.reshape(-1, h.shape[-1]), dropout, rng, tape, n_threads)
     if spec.return_sequences:
         out = out.reshape(batch, steps, spec.n_outputs)
-    return out, tape
+    return out, tape, new_state
 
 
 def step(spec, params, x_t, state=None, *, n_threads=None):
