@@ -43,6 +43,69 @@ struct RecurrentTiling {
     int64_t cols(int64_t task) const { return std::min(nr, hidden - col0(task)); }
 };
 
+// Packed recurrent weights up to this size are read by every thread at every
+// step; above it each thread keeps to its own hidden blocks so that its share
+// stays in its L2 (1 MiB on current x86 server cores, less on many laptops).
+constexpr int64_t kSharedWeightBytes = int64_t(512) << 10;
+
+// How the threads share a time loop of `tiling`'s tasks.
+//
+// When the row panels split evenly between the threads, each thread owns whole
+// panels at every step: a row's step reads only the same row's previous step,
+// done by the same thread, so the loop needs no barrier at all. That also keeps
+// a thread that loses its core to another process from stalling the others at
+// every step. Otherwise (few rows: small batches, batch-1 latency; or weights
+// too large for every thread to read) each step's tiles are shared out, hidden
+// blocks included, and a barrier ends each step.
+struct StepSchedule {
+    int threads;
+    bool by_rows;
+
+    StepSchedule(const RecurrentTiling& tiling, int n_threads, int64_t work_per_step, int64_t steps,
+                 int64_t weight_bytes) {
+        const int64_t panels = tiling.row_panels;
+        const int by_tiles = threads_for(n_threads, tiling.tasks(), work_per_step);
+        const int rows_threads = threads_for(n_threads, panels, work_per_step * steps);
+        // At most 1/8 more panels on the busiest thread than on the average one.
+        const int64_t busiest = ceil_div(panels, rows_threads);
+        by_rows = rows_threads >= by_tiles && 8 * busiest * rows_threads <= 9 * panels &&
+                  weight_bytes <= kSharedWeightBytes;
+        threads = by_rows ? rows_threads : by_tiles;
+    }
+
+    // Calls body(step, task, thread) for every step in order and every task of
+    // `tiling` at each step, from `threads` OpenMP threads, denormals flushed.
+    template <class Body>
+    void run(const RecurrentTiling& tiling, int64_t steps, Body&& body) const {
+#pragma omp parallel num_threads(threads)
+        {
+            DenormalGuard denormals;
+            const int thread = omp_get_thread_num();
+            if (by_rows) {
+                const int64_t p0 = tiling.row_panels * thread / threads;
+                const int64_t p1 = tiling.row_panels * (thread + 1) / threads;
+                // Panels innermost: a block of weights serves all of them in turn.
+                for (int64_t step = 0; step < steps; ++step)
+                    for (int64_t jb = 0; jb < tiling.hidden_blocks; ++jb)
+                        for (int64_t p = p0; p < p1; ++p)
+                            body(step, jb * tiling.row_panels + p, thread);
+            } else {
+                for (int64_t step = 0; step < steps; ++step) {
+#pragma omp for schedule(static)
+                    for (int64_t task = 0; task < tiling.tasks(); ++task) body(step, task, thread);
+                }
+            }
+        }
+    }
+};
+
+// The micro-kernel of the per-step product h W_hh^T: a batch of one row takes
+// the single-row kernel, which skips the mr - 1 zero rows of a full tile.
+template <class T>
+MicroKernel<T> recurrent_microkernel(int64_t batch, Isa isa) {
+    return batch == 1 ? select_row_microkernel<T>(isa) : select_microkernel<T>(isa);
+}
+
 bool is_valid(const int64_t* lengths, int64_t b, int64_t t) {
     return lengths == nullptr || t < lengths[b];
 }
@@ -142,7 +205,7 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
     const bool lstm = s.cell == Cell::lstm, gru = s.cell == Cell::gru;
     const bool training = a.cache.gates != nullptr;
     const T leak_rate = T(s.leak_rate);
-    const MicroKernel<T> kernel = select_microkernel<T>(run.isa);
+    const MicroKernel<T> kernel = recurrent_microkernel<T>(B, run.isa);
     const CellKernels<T> cell = cell_kernels<T>(s.cell, s.activation, run.isa);
     const RecurrentTiling tiling(B, H, kernel.mr, kernel.nr);
     const int64_t mr = tiling.mr, nr = tiling.nr;
@@ -168,72 +231,64 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
         pack_panel(MatrixView<T>{h_state.data() + p * mr * H, H, 1}, H, std::min(mr, B - p * mr),
                    mr, h_packed.data() + p * panel_size);
 
-    // One barrier per step: the work between two is one step's recurrent GEMM.
-    const int threads = threads_for(n_threads, tiling.tasks(), B * GH * H);
+    const StepSchedule schedule(tiling, n_threads, B * GH * H, steps, weight.size() * sizeof(T));
     const int64_t tile_size = pad_to_line(G * mr * nr);
     const int64_t per_thread = tile_size + pad_to_line(G * nr) + pad_to_line(nr);
-    AlignedBuffer<T> scratch(threads * per_thread);
+    AlignedBuffer<T> scratch(schedule.threads * per_thread);
 
-#pragma omp parallel num_threads(threads)
-    {
-        DenormalGuard denormals;
-        T* tile = scratch.data() + omp_get_thread_num() * per_thread;
+    schedule.run(tiling, steps, [&](int64_t step, int64_t task, int thread) {
+        T* tile = scratch.data() + thread * per_thread;
         T* gates_scratch = tile + tile_size;
         T* aux_scratch = gates_scratch + pad_to_line(G * nr);
+        const int64_t t = s.time_at(step);
+        const T* h_prev = h_state.data() + (step % 2) * B * H;
+        T* h_next = h_state.data() + ((step + 1) % 2) * B * H;
+        const T* c_prev = lstm ? c_state.data() + (step % 2) * B * H : nullptr;
+        T* c_next = lstm ? c_state.data() + ((step + 1) % 2) * B * H : nullptr;
+        const T* h_panels = h_packed.data() + (step % 2) * panels_size;
+        T* h_panels_next = h_packed.data() + ((step + 1) % 2) * panels_size;
+        {
+            const int64_t b0 = tiling.row0(task), j0 = tiling.col0(task);
+            const int64_t rows = tiling.rows(task), cols = tiling.cols(task);
+            const int64_t panel = b0 / mr * panel_size;
+            for (int64_t g = 0; g < G; ++g)
+                kernel.fn(H, h_panels + panel,
+                          weight.data() + (tiling.block(task) * G + g) * H * nr, tile + g * mr * nr,
+                          nr, mr, nr, false);
 
-        for (int64_t step = 0; step < steps; ++step) {
-            const int64_t t = s.time_at(step);
-            const T* h_prev = h_state.data() + (step % 2) * B * H;
-            T* h_next = h_state.data() + ((step + 1) % 2) * B * H;
-            const T* c_prev = lstm ? c_state.data() + (step % 2) * B * H : nullptr;
-            T* c_next = lstm ? c_state.data() + ((step + 1) % 2) * B * H : nullptr;
-            const T* h_panels = h_packed.data() + (step % 2) * panels_size;
-            T* h_panels_next = h_packed.data() + ((step + 1) % 2) * panels_size;
-
-#pragma omp for schedule(static)
-            for (int64_t task = 0; task < tiling.tasks(); ++task) {
-                const int64_t b0 = tiling.row0(task), j0 = tiling.col0(task);
-                const int64_t rows = tiling.rows(task), cols = tiling.cols(task);
-                const int64_t panel = b0 / mr * panel_size;
-                for (int64_t g = 0; g < G; ++g)
-                    kernel.fn(H, h_panels + panel,
-                              weight.data() + (tiling.block(task) * G + g) * H * nr,
-                              tile + g * mr * nr, nr, mr, nr, false);
-
-                for (int64_t r = 0; r < rows; ++r) {
-                    const int64_t b = b0 + r, state = b * H + j0, tb = t * B + b;
-                    if (training) {
-                        copy_n(h_prev + state, cols, a.cache.h_prev + tb * H + j0);
-                        if (lstm) copy_n(c_prev + state, cols, a.cache.c_prev + tb * H + j0);
-                    }
-                    T* out = a.output + (b * steps + t) * H + j0;
-                    if (!is_valid(a.lengths, b, t)) {  // padding: carry the state, output 0
-                        copy_n(h_prev + state, cols, h_next + state);
-                        if (lstm) copy_n(c_prev + state, cols, c_next + state);
-                        std::fill(out, out + cols, T(0));
-                    } else {
-                        CellForwardRow<T> row;
-                        row.recurrent = tile + r * nr;
-                        row.recurrent_stride = mr * nr;
-                        row.projection = projection.data() + tb * GH + j0;
-                        row.bias_hn = gru ? a.bias_hh + 2 * H + j0 : nullptr;
-                        row.h_prev = h_prev + state;
-                        row.c_prev = lstm ? c_prev + state : nullptr;
-                        row.hidden = H;
-                        row.leak_rate = leak_rate;
-                        row.h = h_next + state;
-                        row.c = lstm ? c_next + state : nullptr;
-                        row.gates = training ? a.cache.gates + tb * GH + j0 : gates_scratch;
-                        row.gates_stride = training ? H : nr;
-                        row.aux = training && a.cache.aux ? a.cache.aux + tb * H + j0 : aux_scratch;
-                        cell.forward(row, cols);
-                        copy_n(row.h, cols, out);
-                    }
-                    scatter(h_next + state, cols, mr, h_panels_next + panel + j0 * mr + r);
+            for (int64_t r = 0; r < rows; ++r) {
+                const int64_t b = b0 + r, state = b * H + j0, tb = t * B + b;
+                if (training) {
+                    copy_n(h_prev + state, cols, a.cache.h_prev + tb * H + j0);
+                    if (lstm) copy_n(c_prev + state, cols, a.cache.c_prev + tb * H + j0);
                 }
+                T* out = a.output + (b * steps + t) * H + j0;
+                if (!is_valid(a.lengths, b, t)) {  // padding: carry the state, output 0
+                    copy_n(h_prev + state, cols, h_next + state);
+                    if (lstm) copy_n(c_prev + state, cols, c_next + state);
+                    std::fill(out, out + cols, T(0));
+                } else {
+                    CellForwardRow<T> row;
+                    row.recurrent = tile + r * nr;
+                    row.recurrent_stride = mr * nr;
+                    row.projection = projection.data() + tb * GH + j0;
+                    row.bias_hn = gru ? a.bias_hh + 2 * H + j0 : nullptr;
+                    row.h_prev = h_prev + state;
+                    row.c_prev = lstm ? c_prev + state : nullptr;
+                    row.hidden = H;
+                    row.leak_rate = leak_rate;
+                    row.h = h_next + state;
+                    row.c = lstm ? c_next + state : nullptr;
+                    row.gates = training ? a.cache.gates + tb * GH + j0 : gates_scratch;
+                    row.gates_stride = training ? H : nr;
+                    row.aux = training && a.cache.aux ? a.cache.aux + tb * H + j0 : aux_scratch;
+                    cell.forward(row, cols);
+                    copy_n(row.h, cols, out);
+                }
+                scatter(h_next + state, cols, mr, h_panels_next + panel + j0 * mr + r);
             }
         }
-    }
+    });
     const int64_t final_half = (steps % 2) * B * H;
     copy_n(h_state.data() + final_half, B * H, a.h_n);
     if (lstm) copy_n(c_state.data() + final_half, B * H, a.c_n);
@@ -246,7 +301,7 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
     const int64_t GH = G * H, rows_all = B * steps, window = a.bptt_steps;
     const bool lstm = s.cell == Cell::lstm, gru = s.cell == Cell::gru;
     const T leak_rate = T(s.leak_rate);
-    const MicroKernel<T> kernel = select_microkernel<T>(run.isa);
+    const MicroKernel<T> kernel = recurrent_microkernel<T>(B, run.isa);
     const CellKernels<T> cell = cell_kernels<T>(s.cell, s.activation, run.isa);
     const RecurrentTiling tiling(B, H, kernel.mr, kernel.nr);
     const int64_t mr = tiling.mr, nr = tiling.nr;
@@ -270,96 +325,88 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
     AlignedBuffer<T> d_gates_packed(2 * panels_size);
     std::fill(d_gates_packed.data(), d_gates_packed.data() + d_gates_packed.size(), T(0));
 
-    // One barrier per step: the work between two is one step's recurrent GEMM.
-    const int threads = threads_for(n_threads, tiling.tasks(), B * GH * H);
+    // Steps in reverse processing order; the extra last pass yields d_h0.
+    const StepSchedule schedule(tiling, n_threads, B * GH * H, steps + 1,
+                                weight.size() * sizeof(T));
     const int64_t tile_size = pad_to_line(mr * nr);
     const int64_t per_thread = tile_size + 2 * pad_to_line(nr);
-    AlignedBuffer<T> scratch(threads * per_thread);
+    AlignedBuffer<T> scratch(schedule.threads * per_thread);
 
-#pragma omp parallel num_threads(threads)
-    {
-        DenormalGuard denormals;
-        T* tile = scratch.data() + omp_get_thread_num() * per_thread;
+    schedule.run(tiling, steps + 1, [&](int64_t back, int64_t task, int thread) {
+        T* tile = scratch.data() + thread * per_thread;
         T* d_h = tile + tile_size;
         T* d_c = d_h + pad_to_line(nr);
+        const bool first = back == 0, to_h0 = back == steps;
+        const int64_t t = to_h0 ? -1 : s.time_at(steps - 1 - back);
+        const int64_t t_later = first ? -1 : s.time_at(steps - back);
+        const T* later_panels = d_gates_packed.data() + (back % 2) * panels_size;
+        T* panels = d_gates_packed.data() + ((back + 1) % 2) * panels_size;
+        {
+            const int64_t b0 = tiling.row0(task), j0 = tiling.col0(task);
+            const int64_t rows = tiling.rows(task), cols = tiling.cols(task);
+            if (first) {
+                std::fill(tile, tile + mr * nr, T(0));
+            } else {  // d_gates of the later step times W_hh: this step's d_h through W_hh
+                kernel.fn(GH, later_panels + b0 / mr * panel_size,
+                          weight.data() + tiling.block(task) * GH * nr, tile, nr, mr, nr, false);
+            }
 
-        // Steps in reverse processing order; the extra last pass yields d_h0.
-        for (int64_t back = 0; back <= steps; ++back) {
-            const bool first = back == 0, to_h0 = back == steps;
-            const int64_t t = to_h0 ? -1 : s.time_at(steps - 1 - back);
-            const int64_t t_later = first ? -1 : s.time_at(steps - back);
-            const T* later_panels = d_gates_packed.data() + (back % 2) * panels_size;
-            T* panels = d_gates_packed.data() + ((back + 1) % 2) * panels_size;
-
-#pragma omp for schedule(static)
-            for (int64_t task = 0; task < tiling.tasks(); ++task) {
-                const int64_t b0 = tiling.row0(task), j0 = tiling.col0(task);
-                const int64_t rows = tiling.rows(task), cols = tiling.cols(task);
-                if (first) {
-                    std::fill(tile, tile + mr * nr, T(0));
-                } else {  // d_gates of the later step times W_hh: this step's d_h through W_hh
-                    kernel.fn(GH, later_panels + b0 / mr * panel_size,
-                              weight.data() + tiling.block(task) * GH * nr, tile, nr, mr, nr,
-                              false);
+            for (int64_t r = 0; r < rows; ++r) {
+                const int64_t b = b0 + r, state = b * H + j0;
+                const T* through_w = tile + r * nr;
+                T* carried_h = carry_h.data() + state;
+                if (to_h0) {
+                    for (int64_t j = 0; j < cols; ++j)
+                        a.d_h0[state + j] = through_w[j] + carried_h[j];
+                    continue;
                 }
-
-                for (int64_t r = 0; r < rows; ++r) {
-                    const int64_t b = b0 + r, state = b * H + j0;
-                    const T* through_w = tile + r * nr;
-                    T* carried_h = carry_h.data() + state;
-                    if (to_h0) {
-                        for (int64_t j = 0; j < cols; ++j)
-                            a.d_h0[state + j] = through_w[j] + carried_h[j];
-                        continue;
-                    }
-                    const bool valid = is_valid(a.lengths, b, t);
-                    const bool later_valid = !first && is_valid(a.lengths, b, t_later);
-                    // Truncated BPTT: no gradient between two processed steps in
-                    // different windows; padding never cuts.
-                    const bool cut =
-                        window > 0 && valid && later_valid && t / window != t_later / window;
-                    const int64_t tb = t * B + b;
-                    const T* d_out = a.d_output + (b * steps + t) * H + j0;
-                    for (int64_t j = 0; j < cols; ++j) {
-                        const T from_later = cut ? T(0) : through_w[j] + carried_h[j];
-                        d_h[j] = valid ? d_out[j] + from_later : from_later;
-                    }
-                    if (lstm)
-                        for (int64_t j = 0; j < cols; ++j)
-                            d_c[j] = cut ? T(0) : carry_c.data()[state + j];
-
-                    T* d_ih_row = d_gates_ih.data() + tb * GH + j0;
-                    T* d_hh_row = d_gates_hh + tb * GH + j0;
-                    if (!valid) {  // padding: gradients pass through to the step before
-                        for (int64_t g = 0; g < G; ++g) {
-                            std::fill_n(d_ih_row + g * H, cols, T(0));
-                            if (gru) std::fill_n(d_hh_row + g * H, cols, T(0));
-                        }
-                        copy_n(d_h, cols, carried_h);
-                        if (lstm) copy_n(d_c, cols, carry_c.data() + state);
-                    } else {
-                        CellBackwardRow<T> row;
-                        row.d_h = d_h;
-                        row.d_c = lstm ? d_c : nullptr;
-                        row.gates = a.cache.gates + tb * GH + j0;
-                        row.aux = a.cache.aux ? a.cache.aux + tb * H + j0 : nullptr;
-                        row.h_prev = a.cache.h_prev + tb * H + j0;
-                        row.c_prev = lstm ? a.cache.c_prev + tb * H + j0 : nullptr;
-                        row.hidden = H;
-                        row.leak_rate = leak_rate;
-                        row.d_gates_ih = d_ih_row;
-                        row.d_gates_hh = d_hh_row;
-                        row.d_h_prev = carried_h;
-                        row.d_c_prev = lstm ? carry_c.data() + state : nullptr;
-                        cell.backward(row, cols);
-                    }
-                    T* packed = panels + b0 / mr * panel_size + r;
-                    for (int64_t g = 0; g < G; ++g)
-                        scatter(d_hh_row + g * H, cols, mr, packed + (g * H + j0) * mr);
+                const bool valid = is_valid(a.lengths, b, t);
+                const bool later_valid = !first && is_valid(a.lengths, b, t_later);
+                // Truncated BPTT: no gradient between two processed steps in
+                // different windows; padding never cuts.
+                const bool cut =
+                    window > 0 && valid && later_valid && t / window != t_later / window;
+                const int64_t tb = t * B + b;
+                const T* d_out = a.d_output + (b * steps + t) * H + j0;
+                for (int64_t j = 0; j < cols; ++j) {
+                    const T from_later = cut ? T(0) : through_w[j] + carried_h[j];
+                    d_h[j] = valid ? d_out[j] + from_later : from_later;
                 }
+                if (lstm)
+                    for (int64_t j = 0; j < cols; ++j)
+                        d_c[j] = cut ? T(0) : carry_c.data()[state + j];
+
+                T* d_ih_row = d_gates_ih.data() + tb * GH + j0;
+                T* d_hh_row = d_gates_hh + tb * GH + j0;
+                if (!valid) {  // padding: gradients pass through to the step before
+                    for (int64_t g = 0; g < G; ++g) {
+                        std::fill_n(d_ih_row + g * H, cols, T(0));
+                        if (gru) std::fill_n(d_hh_row + g * H, cols, T(0));
+                    }
+                    copy_n(d_h, cols, carried_h);
+                    if (lstm) copy_n(d_c, cols, carry_c.data() + state);
+                } else {
+                    CellBackwardRow<T> row;
+                    row.d_h = d_h;
+                    row.d_c = lstm ? d_c : nullptr;
+                    row.gates = a.cache.gates + tb * GH + j0;
+                    row.aux = a.cache.aux ? a.cache.aux + tb * H + j0 : nullptr;
+                    row.h_prev = a.cache.h_prev + tb * H + j0;
+                    row.c_prev = lstm ? a.cache.c_prev + tb * H + j0 : nullptr;
+                    row.hidden = H;
+                    row.leak_rate = leak_rate;
+                    row.d_gates_ih = d_ih_row;
+                    row.d_gates_hh = d_hh_row;
+                    row.d_h_prev = carried_h;
+                    row.d_c_prev = lstm ? carry_c.data() + state : nullptr;
+                    cell.backward(row, cols);
+                }
+                T* packed = panels + b0 / mr * panel_size + r;
+                for (int64_t g = 0; g < G; ++g)
+                    scatter(d_hh_row + g * H, cols, mr, packed + (g * H + j0) * mr);
             }
         }
-    }
+    });
     if (lstm) copy_n(carry_c.data(), B * H, a.d_c0);
 
     // The weight gradients pair each step-major row of d_gates with the same

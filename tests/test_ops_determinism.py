@@ -20,7 +20,9 @@ from _problems import forward_inputs, kernel_run
 from rnnkit import _core, ops
 
 DTYPES = [np.float32, np.float64]
-SHAPES = [(13, 7, 5, 37), (1, 3, 1, 1), (40, 5, 9, 70)]  # (B, T, D, H)
+# (B, T, D, H). 13 and 64 rows give every thread whole row panels (no barrier between
+# steps); 40 rows and batch 1 share each step's tiles between the threads.
+SHAPES = [(13, 7, 5, 37), (1, 3, 1, 1), (40, 5, 9, 70), (64, 6, 3, 20)]  # (B, T, D, H)
 
 
 def make_case(cell, dtype, B, T, D, H, seed=0, var_lengths=False):

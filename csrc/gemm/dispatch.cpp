@@ -34,44 +34,69 @@ Isa resolve_isa(Isa isa) {
 
 namespace {
 
+// Each ISA's kernel, or its single-row counterpart when `row`.
 template <class T>
 struct KernelTable;
 
 template <>
 struct KernelTable<float> {
-    static MicroKernel<float> generic() { return microkernel_generic_f32(); }
+    static MicroKernel<float> generic(bool row) {
+        return row ? microkernel_generic_row_f32() : microkernel_generic_f32();
+    }
 #ifdef RNNKIT_X86
-    static MicroKernel<float> avx2() { return microkernel_avx2_f32(); }
-    static MicroKernel<float> avx512() { return microkernel_avx512_f32(); }
+    static MicroKernel<float> avx2(bool row) {
+        return row ? microkernel_avx2_row_f32() : microkernel_avx2_f32();
+    }
+    static MicroKernel<float> avx512(bool row) {
+        return row ? microkernel_avx512_row_f32() : microkernel_avx512_f32();
+    }
 #endif
 };
 
 template <>
 struct KernelTable<double> {
-    static MicroKernel<double> generic() { return microkernel_generic_f64(); }
+    static MicroKernel<double> generic(bool row) {
+        return row ? microkernel_generic_row_f64() : microkernel_generic_f64();
+    }
 #ifdef RNNKIT_X86
-    static MicroKernel<double> avx2() { return microkernel_avx2_f64(); }
-    static MicroKernel<double> avx512() { return microkernel_avx512_f64(); }
+    static MicroKernel<double> avx2(bool row) {
+        return row ? microkernel_avx2_row_f64() : microkernel_avx2_f64();
+    }
+    static MicroKernel<double> avx512(bool row) {
+        return row ? microkernel_avx512_row_f64() : microkernel_avx512_f64();
+    }
 #endif
 };
+
+template <class T>
+MicroKernel<T> select(Isa isa, bool row) {
+    switch (resolve_isa(isa)) {
+#ifdef RNNKIT_X86
+        case Isa::avx512:
+            return KernelTable<T>::avx512(row);
+        case Isa::avx2:
+            return KernelTable<T>::avx2(row);
+#endif
+        default:
+            return KernelTable<T>::generic(row);
+    }
+}
 
 }  // namespace
 
 template <class T>
 MicroKernel<T> select_microkernel(Isa isa) {
-    switch (resolve_isa(isa)) {
-#ifdef RNNKIT_X86
-        case Isa::avx512:
-            return KernelTable<T>::avx512();
-        case Isa::avx2:
-            return KernelTable<T>::avx2();
-#endif
-        default:
-            return KernelTable<T>::generic();
-    }
+    return select<T>(isa, false);
+}
+
+template <class T>
+MicroKernel<T> select_row_microkernel(Isa isa) {
+    return select<T>(isa, true);
 }
 
 template MicroKernel<float> select_microkernel<float>(Isa);
 template MicroKernel<double> select_microkernel<double>(Isa);
+template MicroKernel<float> select_row_microkernel<float>(Isa);
+template MicroKernel<double> select_row_microkernel<double>(Isa);
 
 }  // namespace rnnkit

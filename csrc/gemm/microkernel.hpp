@@ -31,6 +31,11 @@ struct MicroKernel {
 template <class T>
 MicroKernel<T> select_microkernel(Isa isa = Isa::best);
 
+// The same kernel for a single row (mr = 1, same nr and B layout): a product
+// with one row of A (batch-1 recurrences) then costs one row, not mr.
+template <class T>
+MicroKernel<T> select_row_microkernel(Isa isa = Isa::best);
+
 bool isa_supported(Isa isa);
 
 // `isa` itself, or for Isa::best the widest ISA this CPU supports. Throws
@@ -38,13 +43,20 @@ bool isa_supported(Isa isa);
 Isa resolve_isa(Isa isa);
 
 // Per-ISA kernels (each defined in its own file, compiled for that ISA).
+// The *_row variants are their single-row counterparts.
 MicroKernel<float> microkernel_generic_f32();
 MicroKernel<double> microkernel_generic_f64();
+MicroKernel<float> microkernel_generic_row_f32();
+MicroKernel<double> microkernel_generic_row_f64();
 #ifdef RNNKIT_X86
 MicroKernel<float> microkernel_avx2_f32();
 MicroKernel<double> microkernel_avx2_f64();
+MicroKernel<float> microkernel_avx2_row_f32();
+MicroKernel<double> microkernel_avx2_row_f64();
 MicroKernel<float> microkernel_avx512_f32();
 MicroKernel<double> microkernel_avx512_f64();
+MicroKernel<float> microkernel_avx512_row_f32();
+MicroKernel<double> microkernel_avx512_row_f64();
 #endif
 
 }  // namespace rnnkit

@@ -11,24 +11,30 @@ namespace {
 constexpr int kMr = 4;
 constexpr int kNr = 4;
 
-template <class T>
+template <class T, int MR>
 void generic_microkernel(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t m,
                          int64_t n, bool accumulate) {
-    T acc[kMr * kNr] = {};
+    T acc[MR * kNr] = {};
     for (int64_t k = 0; k < kc; ++k)
-        for (int i = 0; i < kMr; ++i)
+        for (int i = 0; i < MR; ++i)
             for (int j = 0; j < kNr; ++j)
-                acc[i * kNr + j] = std::fma(a[k * kMr + i], b[k * kNr + j], acc[i * kNr + j]);
+                acc[i * kNr + j] = std::fma(a[k * MR + i], b[k * kNr + j], acc[i * kNr + j]);
     detail::store_tile(acc, kNr, c, ldc, m, n, accumulate);
 }
 
 }  // namespace
 
 MicroKernel<float> microkernel_generic_f32() {
-    return {kMr, kNr, &generic_microkernel<float>, "generic"};
+    return {kMr, kNr, &generic_microkernel<float, kMr>, "generic"};
 }
 MicroKernel<double> microkernel_generic_f64() {
-    return {kMr, kNr, &generic_microkernel<double>, "generic"};
+    return {kMr, kNr, &generic_microkernel<double, kMr>, "generic"};
+}
+MicroKernel<float> microkernel_generic_row_f32() {
+    return {1, kNr, &generic_microkernel<float, 1>, "generic"};
+}
+MicroKernel<double> microkernel_generic_row_f64() {
+    return {1, kNr, &generic_microkernel<double, 1>, "generic"};
 }
 
 }  // namespace rnnkit
