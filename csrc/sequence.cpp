@@ -122,16 +122,22 @@ void scatter(const T* src, int64_t n, int64_t stride, T* dst) {
 }
 
 // B operand of h W_hh^T, once per call: panel (block * G + g) holds gate g's
-// rows of W_hh for the block's hidden units; depth H.
+// rows of W_hh for the block's hidden units; depth H. Threads take blocks in
+// order, as the time loop's static schedule hands them out, so with few rows
+// (batch-1 latency, where packing is a large part of a call) each thread packs
+// much of what it will read.
 template <class T>
 AlignedBuffer<T> pack_weight_hh_forward(const T* weight_hh, int64_t gates,
-                                        const RecurrentTiling& tiling) {
-    const int64_t H = tiling.hidden, nr = tiling.nr;
-    AlignedBuffer<T> packed(tiling.hidden_blocks * gates * H * nr);
-    for (int64_t jb = 0; jb < tiling.hidden_blocks; ++jb)
-        for (int64_t g = 0; g < gates; ++g)
-            pack_panel(MatrixView<T>{weight_hh + (g * H + jb * nr) * H, H, 1}, H,
-                       std::min(nr, H - jb * nr), nr, packed.data() + (jb * gates + g) * H * nr);
+                                        const RecurrentTiling& tiling, int n_threads) {
+    const int64_t H = tiling.hidden, nr = tiling.nr, panels = tiling.hidden_blocks * gates;
+    AlignedBuffer<T> packed(panels * H * nr);
+#pragma omp parallel for num_threads(threads_for(n_threads, panels, panels * H * nr)) \
+    schedule(static)
+    for (int64_t panel = 0; panel < panels; ++panel) {
+        const int64_t jb = panel / gates, g = panel % gates;
+        pack_panel(MatrixView<T>{weight_hh + (g * H + jb * nr) * H, H, 1}, H,
+                   std::min(nr, H - jb * nr), nr, packed.data() + panel * H * nr);
+    }
     return packed;
 }
 
@@ -139,10 +145,13 @@ AlignedBuffer<T> pack_weight_hh_forward(const T* weight_hh, int64_t gates,
 // columns of W_hh; depth G*H.
 template <class T>
 AlignedBuffer<T> pack_weight_hh_backward(const T* weight_hh, int64_t gates,
-                                         const RecurrentTiling& tiling) {
+                                         const RecurrentTiling& tiling, int n_threads) {
     const int64_t H = tiling.hidden, nr = tiling.nr, depth = gates * H;
-    AlignedBuffer<T> packed(tiling.hidden_blocks * depth * nr);
-    for (int64_t jb = 0; jb < tiling.hidden_blocks; ++jb)
+    const int64_t blocks = tiling.hidden_blocks;
+    AlignedBuffer<T> packed(blocks * depth * nr);
+#pragma omp parallel for num_threads(threads_for(n_threads, blocks, blocks * depth * nr)) \
+    schedule(static)
+    for (int64_t jb = 0; jb < blocks; ++jb)
         pack_panel(MatrixView<T>{weight_hh + jb * nr, 1, H}, depth, std::min(nr, H - jb * nr), nr,
                    packed.data() + jb * depth * nr);
     return packed;
@@ -214,7 +223,7 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
     swap_leading_axes(a.x, B, steps, s.input, x_steps.data(), n_threads);
     const AlignedBuffer<T> projection =
         input_projection(s, x_steps.data(), a.weight_ih, a.bias_ih, a.bias_hh, run);
-    const AlignedBuffer<T> weight = pack_weight_hh_forward(a.weight_hh, G, tiling);
+    const AlignedBuffer<T> weight = pack_weight_hh_forward(a.weight_hh, G, tiling, n_threads);
 
     // The state, double-buffered: step t reads one half and writes the other.
     AlignedBuffer<T> h_state(2 * B * H), c_state(lstm ? 2 * B * H : 0);
@@ -311,7 +320,7 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
     // bias sums are single large products over all B*T rows after it.
     AlignedBuffer<T> d_gates_ih(rows_all * GH), d_gates_hh_gru(gru ? rows_all * GH : 0);
     T* d_gates_hh = gru ? d_gates_hh_gru.data() : d_gates_ih.data();
-    const AlignedBuffer<T> weight = pack_weight_hh_backward(a.weight_hh, G, tiling);
+    const AlignedBuffer<T> weight = pack_weight_hh_backward(a.weight_hh, G, tiling, n_threads);
 
     // What flows from the step just handled to the one before it: the part of
     // d_h that bypasses W_hh (and padding's pass-through), and d_c.
