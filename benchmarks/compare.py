@@ -1,13 +1,14 @@
 """Compare rnnkit against PyTorch (and Keras) on the benchmark workloads.
 
 Usage:
-    python benchmarks/compare.py [--level ops|fit|all] [--threads N] [--repeat R]
+    python benchmarks/compare.py [--level LEVEL] [--threads N] [--repeat R]
                                  [--min-time S] [--workloads a,b] [--markdown]
-    python benchmarks/compare.py --quick        # one repeat, CI smoke test
+    python benchmarks/compare.py --level all --quick   # one repeat, smoke test
 
-Two levels, each timed with the same thread count for every library:
+LEVEL is one of the levels below (default ``ops``) or ``all``, every one of them. Every
+library runs with the same thread count, and samples of the libraries are interleaved.
 
-``--level ops`` (default): the recurrent stack through ``rnnkit.ops`` against
+``--level ops``: the recurrent stack through ``rnnkit.ops`` against
 ``torch.nn.RNN / LSTM / GRU`` with the same weights:
   * training:  forward + backward through the whole L-layer stack,
   * inference: forward only,
@@ -21,21 +22,41 @@ and, when ``import tensorflow`` works, ``keras.Model.fit`` (tensorflow is option
   * predict: predictions for the whole training set,
 reported as samples/s (training-set size / median seconds) and rnnkit / peer.
 
-``--level all`` prints both tables.
+``--level latency``: batch-1 inference, milliseconds per sequence: the fitted estimator's
+``predict`` on one sequence against the same model in torch (``inference_mode``) and
+Keras (``predict_on_batch``), and peer / rnnkit.
+
+``--level scaling``: one epoch of rnnkit's ``fit`` with 1 thread and with N threads.
+
+``--level long``: a long sequence (LSTM T5000) trained with truncated BPTT
+(``bptt_steps=100``): one epoch of rnnkit's ``fit`` against a torch loop that carries the
+state between windows, in samples/s, with the memory of each (as ``--level memory``).
+
+``--level memory``: peak RSS of one training epoch per library and workload, each in a
+fresh child process: the whole process' peak, and the growth during the epoch.
+
+``--level peak``: the machine's SGEMM peak (a large square float32 matmul with rnnkit,
+numpy and torch), and the GFLOP/s of training at the ops and fit levels as a % of it.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import functools
+import gc
+import json
 import math
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 # Running as `python benchmarks/compare.py` already puts this directory on sys.path;
 # the insert makes the import work when compare.py is imported or run via runpy as well.
@@ -49,16 +70,30 @@ from estimators import (  # noqa: E402
     make_estimator,
     n_parameters,
 )
-from workloads import SEED, WORKLOADS, make_problem, stack_forward, stack_train_step  # noqa: E402
+from workloads import (  # noqa: E402
+    LONG_WORKLOADS,
+    SEED,
+    WORKLOADS,
+    forward_flops,
+    make_problem,
+    stack_forward,
+    stack_train_step,
+)
 
 import rnnkit  # noqa: E402
 
-try:
-    import torch
-except ImportError:
+# A memory child that does not measure torch gets this variable (see memory_usage), so
+# that its RSS holds the library it measures and not torch as well.
+HIDE_TORCH = "COMPARE_HIDE_TORCH"
+if os.environ.get(HIDE_TORCH):
     torch = None
+else:
+    try:
+        import torch
+    except ImportError:
+        torch = None
 
-LEVELS = ("ops", "fit", "all")
+LEVELS = ("ops", "fit", "latency", "scaling", "long", "memory", "peak", "all")
 MODES = ("train", "infer")
 LIBS = ("rnnkit", "torch")
 FIT_MODES = ("fit", "predict")
@@ -171,15 +206,16 @@ def torch_runners(wl, weights, x, d_out):
     return {"train": train, "infer": infer}
 
 
-def bench_workload(wl, args) -> dict:
-    """samples/s keyed by (library, mode); None where a library cannot run it."""
+def bench_workload(wl, args, modes=MODES) -> dict:
+    """samples/s keyed by (library, mode); None where a library cannot run it or the mode
+    is not in ``modes``."""
     weights, x, d_out = make_problem(wl)
     runners = {"rnnkit": rnnkit_runners(wl, weights, x, d_out, args.threads)}
     if torch is not None and wl.torch_supported:
         runners["torch"] = torch_runners(wl, weights, x, d_out)
 
     result = dict.fromkeys(((lib, mode) for lib in LIBS for mode in MODES), None)
-    measure_rates(wl, runners, MODES, result, wl.batch, args)
+    measure_rates(wl, runners, modes, result, wl.batch, args)
     return result
 
 
@@ -241,11 +277,40 @@ def torch_state(params):
     return state
 
 
-def torch_fit_runners(wl, X, y, params):
+def torch_truncated_forward(wl, model):
+    """``model``'s forward for ``wl.bptt_steps`` windows: what rnnkit's truncated BPTT
+    computes for a many-to-one loss.
+
+    The windows are rnnkit's, ``[0, k), [k, 2k), ...`` of absolute step index. Only the
+    last one can receive a gradient (the loss is on the last step, and none crosses a
+    window boundary), so the others run under no_grad, carrying their state forward
+    detached, and only the last window is kept for backward: memory bounded by the
+    window, as a PyTorch user would write it.
+    """
+    assert not wl.dense and not wl.dropout, "the truncated loop models recurrent stack + output"
+    window = wl.bptt_steps
+    last = (wl.steps - 1) // window * window
+
+    def forward(x):
+        state = None
+        with torch.no_grad():
+            for start in range(0, last, window):
+                _, state = model.rnn(x[:, start : start + window], state)
+        out, _ = model.rnn(x[:, last:], state)
+        return model.output(out[:, -1])
+
+    return forward
+
+
+def torch_fit_runners(wl, X, y, params=None):
     """The torch model holding rnnkit's ``params`` (its only parameters: load_state_dict is
-    strict, so both count the same), and callables for one epoch and for predict."""
+    strict, so both count the same; None keeps torch's own initialisation), and
+    callables for one epoch and for predict. With ``wl.bptt_steps`` the epoch trains
+    with truncated BPTT (``torch_truncated_forward``)."""
     model = build_torch_net(wl)
-    model.load_state_dict(torch_state(params))
+    if params is not None:
+        model.load_state_dict(torch_state(params))
+    train_forward = torch_truncated_forward(wl, model) if wl.bptt_steps else model
     X_t = torch.from_numpy(X)
     if wl.classes:
         y_t, loss_fn = torch.from_numpy(y).long(), torch.nn.CrossEntropyLoss()
@@ -261,7 +326,7 @@ def torch_fit_runners(wl, X, y, params):
         for start in range(0, n, wl.batch):
             index = order[start : start + wl.batch]
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(X_t[index]), y_t[index])
+            loss = loss_fn(train_forward(X_t[index]), y_t[index])
             loss.backward()
             optimizer.step()
 
@@ -291,6 +356,9 @@ def load_keras(threads):
         tf.config.threading.set_inter_op_parallelism_threads(1)
     except RuntimeError as exc:  # TensorFlow already initialised in this process
         return None, f"skipped: cannot set TensorFlow's thread count ({exc})"
+    # Every workload's model traces its own predict and train functions; TensorFlow counts
+    # those as retracing and warns about it, which is expected here.
+    tf.get_logger().setLevel("ERROR")
     keras = tf.keras
     return keras, f"tensorflow {tf.__version__}, keras {getattr(keras, '__version__', '?')}"
 
@@ -334,9 +402,10 @@ def keras_fit_runners(keras, wl, X, y):
     return {"fit": fit, "predict": predict}, model.count_params()
 
 
-def bench_fit_workload(wl, args, keras) -> dict:
-    """samples/s keyed by (library, mode), and the parameter count of each library's model
-    keyed by ("params", library); a library that does not run has no keys."""
+def bench_fit_workload(wl, args, keras, modes=FIT_MODES) -> dict:
+    """samples/s keyed by (library, mode) for the modes in ``modes``, and the parameter
+    count of each library's model keyed by ("params", library); a library that does not
+    run has no keys."""
     X, y = make_dataset(wl)
     runners, result = {}, {}
     runners["rnnkit"], predictor = rnnkit_fit_runners(wl, X, y, args.threads)
@@ -349,8 +418,197 @@ def bench_fit_workload(wl, args, keras) -> dict:
     if keras is not None:
         runners["keras"], result["params", "keras"] = keras_fit_runners(keras, wl, X, y)
 
-    measure_rates(wl, runners, FIT_MODES, result, wl.samples, args)
+    measure_rates(wl, runners, modes, result, wl.samples, args)
     return result
+
+
+# --------------------------------------------------------------------------- latency
+
+
+def bench_latency_workload(wl, args, keras) -> dict:
+    """Median seconds to predict one sequence of ``wl`` (T steps), keyed by library.
+
+    ``rnnkit ops`` is the recurrent stack alone through ``rnnkit.ops.forward``: next to
+    ``rnnkit`` (the estimator's ``predict``) it shows what input validation and the head
+    add to the kernels' time.
+    """
+    X, y = make_dataset(wl)
+    x_one = X[:1]
+    predictor = fitted_for_predict(wl, X, y, n_threads=args.threads)
+    weights, x, _ = make_problem(wl)
+    x_ops = x[:1]
+    fns = {
+        "rnnkit": lambda: predictor.predict(x_one),
+        "rnnkit ops": lambda: stack_forward(wl, weights, x_ops, n_threads=args.threads),
+    }
+    if torch is not None:
+        model = build_torch_net(wl)
+        model.load_state_dict(torch_state(predictor.params_))
+        model.eval()
+        x_torch = torch.from_numpy(x_one)
+
+        def torch_forward():
+            with torch.inference_mode():
+                return model(x_torch)
+
+        fns["torch"] = torch_forward
+    if keras is not None:
+        keras_model = build_keras_model(keras, wl)
+        # predict_on_batch runs the compiled predict step (traced in the warmup call).
+        # Calling keras_model(x) instead runs eagerly, the recurrence one Python-level
+        # step at a time, tens of times slower: that would time the interpreter.
+        fns["keras"] = lambda: keras_model.predict_on_batch(x_one)
+    print(f"  {wl.name:<14} latency", file=sys.stderr, flush=True)
+    return median_times(fns, args.repeat, args.min_time)
+
+
+# --------------------------------------------------------------------------- scaling
+
+
+def many_threads(args) -> int:
+    """The thread count that --level scaling compares with one thread."""
+    return args.threads if args.threads > 1 else os.cpu_count() or 1
+
+
+def bench_scaling_workload(wl, args) -> dict:
+    """samples/s of one epoch of rnnkit's fit keyed by thread count: 1 and many."""
+    X, y = make_dataset(wl)
+    fns = {n: rnnkit_fit_runners(wl, X, y, n)[0]["fit"] for n in sorted({1, many_threads(args)})}
+    print(f"  {wl.name:<14} scaling", file=sys.stderr, flush=True)
+    return {n: wl.samples / s for n, s in median_times(fns, args.repeat, args.min_time).items()}
+
+
+# --------------------------------------------------------------------------- memory
+
+# rnnkit, then its peers; "none" (compare.py's own imports and the data only) measures the
+# part of every child's RSS that is not the library's.
+MEMORY_LIBS = ("rnnkit", "torch", "keras")
+CHILD_LIBS = (*MEMORY_LIBS, "none")
+ALL_WORKLOADS = {**WORKLOADS, **LONG_WORKLOADS}
+
+
+def read_status_kib(*fields) -> dict:
+    """Fields of /proc/self/status in KiB (Linux), e.g. VmRSS (resident set now) and
+    VmHWM (its peak, the high-water mark)."""
+    values = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in fields:
+            values[key] = int(rest.split()[0])
+    return values
+
+
+def child_epoch(lib, wl, threads):
+    """Build ``lib``'s data and model for ``wl``; return a callable running one epoch."""
+    X, y = make_dataset(wl)
+    if lib == "rnnkit":
+        estimator = make_estimator(wl, n_threads=threads)
+        return lambda: fit_epoch(estimator, X, y)
+    if lib == "torch":
+        if torch is None:
+            raise ImportError("torch is not installed")
+        return torch_fit_runners(wl, X, y)[0]["fit"]
+    if lib == "keras":
+        keras, status = load_keras(threads)
+        if keras is None:
+            raise ImportError(status)
+        return keras_fit_runners(keras, wl, X, y)[0]["fit"]
+    return lambda: None  # "none"
+
+
+def run_memory_child(lib, name, threads) -> int:
+    """Entry point of a memory child: one epoch, no warmup, then one JSON line on stdout
+    with RSS figures in MiB (or ``{"error": ...}``).
+
+    ``peak`` is the process' high-water mark (interpreter, imports, data, model and the
+    epoch); ``growth`` is the epoch's own: the high-water mark is reset to the current
+    RSS just before it (clear_refs 5) and read after, minus the RSS before.
+    """
+    try:
+        epoch = child_epoch(lib, ALL_WORKLOADS[name], threads)
+        gc.collect()
+        before = read_status_kib("VmRSS", "VmHWM")
+        try:
+            Path("/proc/self/clear_refs").write_text("5")
+            reset = True
+        except OSError:  # not Linux, or not allowed: the peak of the setup would leak in
+            reset = False
+        epoch()
+        after = read_status_kib("VmHWM")["VmHWM"]
+    except Exception as exc:  # reported in the table as n/a, with the reason on stderr
+        print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
+        return 0
+    growth = (after - before["VmRSS"]) / 1024 if reset else None
+    peak = max(after, before["VmHWM"]) / 1024
+    print(json.dumps({"peak": peak, "before": before["VmRSS"] / 1024, "growth": growth}))
+    return 0
+
+
+@functools.cache
+def memory_usage(lib, name, threads) -> dict:
+    """RSS figures of one epoch of ``lib`` on workload ``name`` (see run_memory_child),
+    measured in a fresh child process so that no other measurement's memory counts;
+    cached, as --level long and --level memory share rows."""
+    print(f"  {name:<14} memory {lib}", file=sys.stderr, flush=True)
+    env = dict(os.environ)
+    if lib == "torch":
+        env.pop(HIDE_TORCH, None)
+    else:
+        env[HIDE_TORCH] = "1"
+    command = [sys.executable, str(Path(__file__).resolve()), "--child-memory", lib, name]
+    command += ["--threads", str(threads)]
+    proc = subprocess.run(command, capture_output=True, text=True, env=env)
+    try:
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        why = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        result = {"error": f"child exited with {proc.returncode}: {why}"}
+    if "error" in result:
+        print(f"  {name:<14} memory {lib}: {result['error']}", file=sys.stderr, flush=True)
+    return result
+
+
+# --------------------------------------------------------------------------- peak
+
+SGEMM_SIZE = 2048
+
+
+def blas_name() -> str:
+    """numpy's BLAS as numpy was built with it, e.g. ``scipy-openblas 0.3.31``."""
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        return f"{blas['name']} {blas.get('version', '')}".strip()
+    except (TypeError, KeyError):  # numpy < 1.26 has no mode="dicts"
+        return "numpy's BLAS"
+
+
+def sgemm_rates(args) -> dict:
+    """GFLOP/s of a SGEMM_SIZE square float32 matmul per library, at the run's threads.
+
+    The machine's peak for this run is the best of them: what the hardware delivers to a
+    well-tuned GEMM now, under the same load as the other measurements.
+    """
+    rng = np.random.default_rng(SEED)
+    a, b = (rng.standard_normal((SGEMM_SIZE,) * 2, dtype=np.float32) for _ in range(2))
+    fns = {
+        "rnnkit": lambda: rnnkit.ops.matmul(a, b, n_threads=args.threads),
+        "numpy": lambda: a @ b,
+    }
+    if torch is not None:
+        a_torch, b_torch = torch.from_numpy(a), torch.from_numpy(b)
+        fns["torch"] = lambda: torch.mm(a_torch, b_torch)
+    print(f"  sgemm {SGEMM_SIZE}", file=sys.stderr, flush=True)
+    # At least 3 samples even with --quick: a call takes a fraction of a second, and a
+    # single disturbed sample would misstate the peak that every % column divides by.
+    # numpy's BLAS reads no thread argument; threadpoolctl limits it for the duration.
+    with threadpool_limits(limits=args.threads, user_api="blas"):
+        seconds = median_times(fns, max(args.repeat, 3), args.min_time)
+    return {lib: 2 * SGEMM_SIZE**3 / s / 1e9 for lib, s in seconds.items()}
+
+
+def train_gflop(wl) -> float:
+    """GFLOP of training on one sequence: 3x the recurrent stack's forward."""
+    return 3 * forward_flops(wl) / 1e9
 
 
 # --------------------------------------------------------------------------- report
@@ -410,11 +668,8 @@ def fit_notes(args, results) -> list[str]:
         "C = classes (reg: one regression output); torch holds rnnkit's parameters, so the "
         "counts match",
     ]
-    if any(("torch", "fit") in res and not wl.torch_supported for wl, res in results):
-        notes.append(
-            f"{APPROX}: torch has no linear RNN, so these torch columns run its tanh RNN "
-            "(same shapes and parameter count)"
-        )
+    if any(("torch", "fit") in res for _, res in results):
+        notes += linear_note(results, ["torch"])
     for wl, res in results:
         n_keras, n_rnnkit = res.get(("params", "keras")), res["params", "rnnkit"]
         if n_keras is not None and n_keras != n_rnnkit:
@@ -482,6 +737,229 @@ COLUMNS = [
 ]
 
 
+def timing_note(args) -> str:
+    """How every table's figures were taken."""
+    return (
+        f"median of repeat={args.repeat} samples of at least {args.min_time:g} s, after a "
+        f"warmup call; {args.threads} threads for every library"
+    )
+
+
+def linear_note(results, peers) -> list[str]:
+    """The note for the ``~`` marks, when a table has any."""
+    if "torch" in peers and any(not wl.torch_supported for wl, _ in results):
+        return [
+            f"{APPROX}: torch has no linear RNN, so these torch columns run its tanh RNN "
+            "(same shapes and parameter count)"
+        ]
+    return []
+
+
+def fmt_ms(seconds, mark="") -> str:
+    if seconds is None:
+        return NA
+    ms = seconds * 1e3
+    return mark + (f"{ms:.3f}" if ms < 10 else f"{ms:,.1f}")
+
+
+def fmt_mib(value) -> str:
+    if value is None:
+        return NA
+    return f"{value:,.0f}" if value >= 10 else f"{value:.1f}"
+
+
+def fmt_gflops(rate, gflop, peak, mark="") -> str:
+    """``rate`` sequences/s at ``gflop`` per sequence as GFLOP/s and % of ``peak``."""
+    if rate is None:
+        return NA
+    achieved = rate * gflop
+    return f"{mark}{achieved:,.1f} ({100 * achieved / peak:.0f}%)"
+
+
+def latency_notes(args, results, peers) -> list[str]:
+    return [
+        f"ms = milliseconds per call on one sequence of the workload's T steps ("
+        f"{timing_note(args)}); vs = that library's ms / rnnkit's (> 1: rnnkit's latency "
+        "is lower; target: >= 3x vs torch)",
+        "rnnkit = the fitted estimator's predict(X[:1]) (validation, recurrent stack, "
+        "head); rnnkit ops = the recurrent stack alone through rnnkit.ops.forward; torch = "
+        "the same model holding rnnkit's parameters, eval() under inference_mode; keras = "
+        "Model.predict_on_batch (compiled; calling the model directly runs eagerly, the "
+        "recurrence step by step from Python, tens of times slower)",
+        *linear_note(results, peers),
+    ]
+
+
+def latency_columns(peers) -> list[str]:
+    columns = ["workload", "config", "rnnkit ms", "rnnkit ops ms"]
+    for peer in peers:
+        columns += [f"{peer} ms", f"vs {peer}"]
+    return columns
+
+
+def latency_rows(results, peers) -> list[list[str]]:
+    rows = []
+    for wl, seconds in results:
+        rk = seconds["rnnkit"]
+        row = [wl.name, wl.describe(), fmt_ms(rk), fmt_ms(seconds["rnnkit ops"])]
+        for peer in peers:
+            mark = APPROX if peer == "torch" and not wl.torch_supported else ""
+            value = seconds.get(peer)
+            row += [fmt_ms(value, mark), fmt_ratio(value, rk, mark)]
+        rows.append(row)
+    return rows
+
+
+def scaling_notes(args, n) -> list[str]:
+    return [
+        f"samples/s of one epoch of rnnkit's fit, as --level fit, with n_jobs=1 and "
+        f"n_jobs={n} (median of repeat={args.repeat} samples of at least "
+        f"{args.min_time:g} s, after a warmup epoch); speedup = {n} threads / 1 thread "
+        "(target: >= 1.7x with 2 threads on mnist, cosine and gru)",
+    ]
+
+
+def scaling_rows(results, n) -> list[list[str]]:
+    rows = []
+    for wl, rates in results:
+        row = [wl.name, wl.describe_model(), fmt_rate(rates[1]), fmt_rate(rates[n])]
+        rows.append([*row, fmt_ratio(rates[n], rates[1])])
+    return rows
+
+
+def memory_columns(libs) -> list[str]:
+    columns = ["workload", "model"]
+    columns += [f"peak {lib}" for lib in libs] + [f"growth {lib}" for lib in libs]
+    if "torch" in libs:
+        columns += ["peak rnnkit/torch", "growth rnnkit/torch"]
+    return columns
+
+
+def memory_rows(memory, libs) -> list[list[str]]:
+    """Rows of ``memory``: (workload, {library: memory_usage result})."""
+    rows = []
+    for wl, usage in memory:
+        row = [wl.name, wl.describe_model()]
+        for key in ("peak", "growth"):
+            row += [fmt_mib(usage[lib].get(key)) for lib in libs]
+        if "torch" in libs:
+            rk, th = usage["rnnkit"], usage["torch"]
+            row += [fmt_ratio(rk.get(key), th.get(key)) for key in ("peak", "growth")]
+        rows.append(row)
+    return rows
+
+
+def memory_notes(args, baseline) -> list[str]:
+    return [
+        "MiB of resident memory (RSS) of a fresh child process per library and workload, "
+        "building its data and model and running one epoch of fit as --level fit does (no "
+        f"warmup: torch's first-call allocations and keras' tracing count; {args.threads} "
+        "threads)",
+        "peak = the process' high-water mark (VmHWM: interpreter, imports, data, model, "
+        "epoch); growth = the high-water mark during the epoch (reset just before it via "
+        "/proc/self/clear_refs) minus the RSS before it: the epoch's own memory",
+        "every child imports compare.py's modules (numpy, scikit-learn, rnnkit: "
+        f"{fmt_mib(baseline.get('peak'))} MiB peak alone, part of every peak), the torch "
+        "child torch too, the keras child TensorFlow; rnnkit/torch < 1: rnnkit uses less "
+        "(target: <= 1)",
+        "long*: truncated BPTT (bptt_steps=100), whose growth should be bounded by the "
+        "window, the same for T1000 and T5000; keras not run (no truncated-BPTT loop for "
+        "it here)",
+    ]
+
+
+def long_columns(peers) -> list[str]:
+    columns = ["workload", "model", "fit rnnkit"]
+    for peer in peers:
+        columns += [f"fit {peer}", f"vs {peer}"]
+    for key in ("peak", "growth"):
+        columns += [f"{key} {lib}" for lib in ("rnnkit", *peers)]
+    return columns
+
+
+def long_rows(results, memory, peers) -> list[list[str]]:
+    rows = []
+    for (wl, res), (_, usage) in zip(results, memory):
+        rk = res["rnnkit", "fit"]
+        row = [wl.name, wl.describe_model(), fmt_rate(rk)]
+        for peer in peers:
+            row += [fmt_rate(res[peer, "fit"]), fmt_ratio(rk, res[peer, "fit"])]
+        for key in ("peak", "growth"):
+            row += [fmt_mib(usage[lib].get(key)) for lib in ("rnnkit", *peers)]
+        rows.append(row)
+    return rows
+
+
+def long_notes(args) -> list[str]:
+    return [
+        f"fit = samples/s of one epoch ({timing_note(args)}); vs = rnnkit / torch (> 1: "
+        "rnnkit faster); rnnkit RNNRegressor(bptt_steps=100) against a torch loop over the "
+        "same 100-step windows: all but the last under no_grad carrying (h, c) forward, "
+        "the last with grad, the loss on its final step, backward, Adam step (the only "
+        "window a many-to-one loss reaches under truncated BPTT)",
+        "peak / growth: MiB of RSS as in --level memory; target: growth bounded by the "
+        "window (long_t1000 and long alike) and <= torch's; keras not run",
+    ]
+
+
+def sgemm_rows(rates) -> list[list[str]]:
+    peak = max(rates.values())
+    calls = {"rnnkit": "rnnkit.ops.matmul", "numpy": f"a @ b ({blas_name()})", "torch": "torch.mm"}
+    return [
+        [lib, calls[lib], f"{rate:,.1f}", f"{100 * rate / peak:.0f}%"]
+        for lib, rate in rates.items()
+    ]
+
+
+def sgemm_notes(args) -> list[str]:
+    n = SGEMM_SIZE
+    return [
+        f"SGEMM peak: ({n} x {n}) @ ({n} x {n}) float32, 2*{n}^3 FLOP per call, median "
+        f"of {max(args.repeat, 3)} samples after a warmup call, {args.threads} threads for "
+        "every library (numpy's BLAS limited by threadpoolctl); peak = the best library, "
+        "measured in this run",
+    ]
+
+
+def efficiency_columns(peers) -> list[str]:
+    columns = ["workload", "config", "GFLOP/seq", "ops rnnkit"]
+    columns += ["ops torch"] if "torch" in peers else []
+    return columns + ["fit rnnkit", *(f"fit {peer}" for peer in peers)]
+
+
+def efficiency_rows(ops_results, fit_results, peers, peak) -> list[list[str]]:
+    rows = []
+    for (wl, ops_res), (_, fit_res) in zip(ops_results, fit_results):
+        gflop = train_gflop(wl)
+        mark = "" if wl.torch_supported else APPROX
+        row = [
+            wl.name,
+            wl.describe(),
+            f"{gflop:.4f}",
+            fmt_gflops(ops_res["rnnkit", "train"], gflop, peak),
+        ]
+        if "torch" in peers:
+            row.append(fmt_gflops(ops_res["torch", "train"], gflop, peak))
+        row.append(fmt_gflops(fit_res.get(("rnnkit", "fit")), gflop, peak))
+        for peer in peers:
+            peer_mark = mark if peer == "torch" else ""
+            row.append(fmt_gflops(fit_res.get((peer, "fit")), gflop, peak, peer_mark))
+        rows.append(row)
+    return rows
+
+
+def efficiency_notes(args, fit_results, peers) -> list[str]:
+    return [
+        "GFLOP/s of training (% of the SGEMM peak above) = samples/s of train at --level "
+        "ops, of fit at --level fit, x GFLOP/seq; target: mnist >= 60%",
+        "GFLOP/seq = training on one sequence = 3 x forward (backward: two products per "
+        "forward one); forward = sum over layers of 2*T*(I + H)*G*H (G = 4 lstm, 3 gru, 1 "
+        "rnn; I = H above the first layer); element-wise gate math, the head, the loss and "
+        "the optimizer are not counted, so fit is slightly under-credited",
+        *linear_note(fit_results, peers),
+    ]
+
+
 def render_plain(header, columns, rows) -> str:
     widths = [max(len(r[i]) for r in [columns, *rows]) for i in range(len(columns))]
 
@@ -511,7 +989,10 @@ def parse_args(argv=None):
         choices=LEVELS,
         default="ops",
         help="ops: the recurrent stack through rnnkit.ops vs torch (default); fit: the "
-        "estimators end to end (one epoch of fit, predict) vs torch and keras; all: both",
+        "estimators end to end (one epoch of fit, predict) vs torch and keras; latency: "
+        "predict on one sequence; scaling: fit with 1 thread and with N; long: a long "
+        "sequence with truncated BPTT; memory: peak RSS of one epoch; peak: GFLOP/s of "
+        "training as a %% of the SGEMM peak; all: every level",
     )
     p.add_argument(
         "--threads",
@@ -537,6 +1018,10 @@ def parse_args(argv=None):
         action="store_true",
         help="smoke test: 1 repeat of a single iteration (or epoch) after one warmup call",
     )
+    # Internal: the child process of --level memory (see memory_usage).
+    p.add_argument(
+        "--child-memory", nargs=2, metavar=("LIBRARY", "WORKLOAD"), help=argparse.SUPPRESS
+    )
     args = p.parse_args(argv)
 
     if args.quick:
@@ -545,17 +1030,125 @@ def parse_args(argv=None):
     unknown = [w for w in args.workloads if w not in WORKLOADS]
     if unknown:
         p.error(f"unknown workload(s) {unknown}; choose from {list(WORKLOADS)}")
+    if args.child_memory:
+        lib, name = args.child_memory
+        if lib not in CHILD_LIBS or name not in ALL_WORKLOADS:
+            p.error(f"--child-memory: choose from {CHILD_LIBS} and {list(ALL_WORKLOADS)}")
     if args.threads < 1 or args.repeat < 1:
         p.error("--threads and --repeat must be >= 1")
     return args
+
+
+@dataclasses.dataclass
+class Run:
+    """What the sections of one run share: the options, keras (or None), and the ops and
+    fit results, which --level peak reuses when they were measured in this run."""
+
+    args: argparse.Namespace
+    keras: object
+    ops: list | None = None
+    fit: list | None = None
+
+    @property
+    def workloads(self) -> list:
+        return [WORKLOADS[name] for name in self.args.workloads]
+
+    @property
+    def peers(self) -> list[str]:
+        # A library that did not run at all gets no columns, rather than columns of n/a.
+        return [lib for lib, mod in (("torch", torch), ("keras", self.keras)) if mod is not None]
+
+
+def ops_section(run):
+    run.ops = [(wl, bench_workload(wl, run.args)) for wl in run.workloads]
+    return [(ops_notes(run.args), COLUMNS, table_rows(run.ops))]
+
+
+def fit_section(run):
+    run.fit = [(wl, bench_fit_workload(wl, run.args, run.keras)) for wl in run.workloads]
+    rows = fit_table_rows(run.fit, run.peers)
+    return [(fit_notes(run.args, run.fit), fit_columns(run.peers), rows)]
+
+
+def latency_section(run):
+    results = [(wl, bench_latency_workload(wl, run.args, run.keras)) for wl in run.workloads]
+    notes = latency_notes(run.args, results, run.peers)
+    return [(notes, latency_columns(run.peers), latency_rows(results, run.peers))]
+
+
+def scaling_section(run):
+    n = many_threads(run.args)
+    results = [(wl, bench_scaling_workload(wl, run.args)) for wl in run.workloads]
+    columns = ["workload", "model", "1 thread", f"{n} threads", "speedup"]
+    return [(scaling_notes(run.args, n), columns, scaling_rows(results, n))]
+
+
+def long_section(run):
+    # keras is left out: its fit has no truncated BPTT, and no loop is written for it here.
+    peers = [peer for peer in run.peers if peer != "keras"]
+    workloads = list(LONG_WORKLOADS.values())
+    results = [(wl, bench_fit_workload(wl, run.args, None, ("fit",))) for wl in workloads]
+    memory = [(wl, workload_memory(wl, ("rnnkit", *peers), run.args)) for wl in workloads]
+    return [(long_notes(run.args), long_columns(peers), long_rows(results, memory, peers))]
+
+
+def workload_memory(wl, libs, args) -> dict:
+    """memory_usage of each library in ``libs`` on ``wl``."""
+    return {lib: memory_usage(lib, wl.name, args.threads) for lib in libs}
+
+
+def memory_section(run):
+    libs = ["rnnkit", *run.peers]
+    memory = [(wl, workload_memory(wl, libs, run.args)) for wl in run.workloads]
+    # keras is not run on the long sequences (see long_section).
+    long_libs = [lib for lib in libs if lib != "keras"]
+    memory += [(wl, workload_memory(wl, long_libs, run.args)) for wl in LONG_WORKLOADS.values()]
+    for _, usage in memory:
+        for lib in libs:
+            usage.setdefault(lib, {})
+    baseline = memory_usage("none", "stock", run.args.threads)
+    return [(memory_notes(run.args, baseline), memory_columns(libs), memory_rows(memory, libs))]
+
+
+def peak_section(run):
+    rates = sgemm_rates(run.args)
+    # Training rates from this run's ops and fit tables, or measured now for this table.
+    ops = run.ops or [(wl, bench_workload(wl, run.args, ("train",))) for wl in run.workloads]
+    fit = run.fit or [
+        (wl, bench_fit_workload(wl, run.args, run.keras, ("fit",))) for wl in run.workloads
+    ]
+    peak = max(rates.values())
+    return [
+        (sgemm_notes(run.args), ["library", "call", "GFLOP/s", "% of peak"], sgemm_rows(rates)),
+        (
+            efficiency_notes(run.args, fit, run.peers),
+            efficiency_columns(run.peers),
+            efficiency_rows(ops, fit, run.peers, peak),
+        ),
+    ]
+
+
+# In the order --level all runs them: peak last, so that it reuses ops' and fit's rates.
+SECTIONS = {
+    "ops": ops_section,
+    "fit": fit_section,
+    "latency": latency_section,
+    "scaling": scaling_section,
+    "long": long_section,
+    "memory": memory_section,
+    "peak": peak_section,
+}
+KERAS_LEVELS = ("fit", "latency", "memory", "peak", "all")
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     if torch is not None:
         torch.set_num_threads(args.threads)
+    if args.child_memory:
+        return run_memory_child(*args.child_memory, args.threads)
     keras, keras_status = None, None
-    if args.level in ("fit", "all"):
+    if args.level in KERAS_LEVELS:
         # Imported only here: TensorFlow is optional, slow to import, and must get its
         # thread count before it starts.
         keras, keras_status = load_keras(args.threads)
@@ -563,21 +1156,15 @@ def main(argv=None) -> int:
             print(f"keras {keras_status}", file=sys.stderr, flush=True)
 
     load = load_average()
-    workloads = [WORKLOADS[name] for name in args.workloads]
     render = render_markdown if args.markdown else render_plain
-    sections = []
-    if args.level in ("ops", "all"):
-        results = [(wl, bench_workload(wl, args)) for wl in workloads]
-        sections.append(render(ops_notes(args), COLUMNS, table_rows(results)))
-    if args.level in ("fit", "all"):
-        results = [(wl, bench_fit_workload(wl, args, keras)) for wl in workloads]
-        # A library that did not run at all gets no columns, rather than columns of n/a.
-        peers = [lib for lib, mod in (("torch", torch), ("keras", keras)) if mod is not None]
-        rows = fit_table_rows(results, peers)
-        sections.append(render(fit_notes(args, results), fit_columns(peers), rows))
+    run = Run(args, keras)
+    tables = []
+    for level, section in SECTIONS.items():
+        if args.level in (level, "all"):
+            tables += section(run)
     print(machine_line(args, load, keras_status))
-    for section in sections:
-        print(f"\n{section}")
+    for notes, columns, rows in tables:
+        print(f"\n{render(notes, columns, rows)}")
     return 0
 
 

@@ -35,6 +35,7 @@ def make_estimator(wl: Workload, *, n_threads=None):
         dropout=wl.dropout,
         batch_size=wl.batch,
         max_epochs=1,
+        bptt_steps=wl.bptt_steps,
         random_state=SEED,
         n_jobs=n_threads,
     )

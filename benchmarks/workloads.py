@@ -9,7 +9,7 @@ Only numpy and rnnkit are needed here, so the asv suites never import torch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -33,6 +33,7 @@ class Workload:
     dropout: float = 0.0  # after every recurrent and dense layer, as rnnkit's `dropout`
     classes: int = 0  # 0: regression with one output; otherwise a classifier
     samples: int = 1024  # training-set size: one epoch is samples / batch mini-batches
+    bptt_steps: int | None = None  # truncated BPTT window of the estimator; None: full BPTT
 
     @property
     def torch_supported(self) -> bool:
@@ -43,7 +44,10 @@ class Workload:
         kind = self.cell.upper()
         if self.cell == "rnn":
             kind += f"({self.activation})"
-        return f"{kind} B{self.batch} T{self.steps} I{self.inputs} H{self.hidden} L{self.layers}"
+        text = f"{kind} B{self.batch} T{self.steps} I{self.inputs} H{self.hidden} L{self.layers}"
+        if self.bptt_steps:
+            text += f" bptt{self.bptt_steps}"
+        return text
 
     def describe_model(self) -> str:
         """``describe()`` plus the head, dropout and training-set size of the whole model."""
@@ -90,6 +94,32 @@ WORKLOADS = {
         Workload("gru", "gru", batch=64, steps=100, inputs=16, hidden=128, layers=1, samples=2048),
     )
 }
+
+
+# Long sequences trained with truncated BPTT: the memory of training should depend on the
+# window (bptt_steps), not on T. Kept apart from WORKLOADS because one epoch costs many
+# times the others'; the T1000 variant is there so that memory can be compared across T.
+LONG = Workload(
+    "long", "lstm", batch=16, steps=5000, inputs=8, hidden=128, layers=1, samples=64, bptt_steps=100
+)
+LONG_WORKLOADS = {w.name: w for w in (LONG, replace(LONG, name="long_t1000", steps=1000))}
+
+
+def forward_flops(wl: Workload) -> int:
+    """Floating-point operations of the recurrent stack's forward pass for one sequence.
+
+    Per step and layer the gates cost 2·(I + H)·G·H (a multiply and an add per weight;
+    I = H above the first layer). Element-wise gate math, the head and the loss are left
+    out: they are small next to the matrix products and no GEMM peak applies to them.
+    Training (forward + backward) counts as 3x this: backward does two products of the
+    same size per weight matrix, one for the inputs' gradient and one for the weights'.
+    """
+    gates = ops.GATES[wl.cell] * wl.hidden
+    per_step = sum(
+        2 * ((wl.inputs if layer == 0 else wl.hidden) + wl.hidden) * gates
+        for layer in range(wl.layers)
+    )
+    return per_step * wl.steps
 
 
 def make_weights(wl: Workload, rng: np.random.Generator) -> list[tuple[np.ndarray, ...]]:

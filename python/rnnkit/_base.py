@@ -461,11 +461,16 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
                 rows = rows[alive]
                 state = [(h[alive], None if c is None else c[alive]) for h, c in state]
             lengths = None if batch.lengths is None else np.minimum(ends[rows], stop) - start
-            # training=True for every window: its dropout shapes what the next one reads.
+            ending = ends[rows] <= stop
+            # A window no loss reaches needs no caches, only its state; with dropout it
+            # still runs as training, whose masks shape what the next window reads.
+            backprop = self.return_sequences or ending.any()
             output, tape, state = _network.forward_from(
                 spec, self.params_, batch.x[rows, start:stop], lengths, state,
-                training=True, rng=generator, n_threads=threads,
+                training=backprop or spec.dropout > 0, rng=generator, n_threads=threads,
             )  # fmt: skip
+            if not backprop:
+                continue
             if self.return_sequences:
                 part = Sequences(output, lengths)
                 w_part = weight[rows] if weight.ndim == 1 else weight[rows, start:stop]
@@ -473,7 +478,6 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
                     part, output, target[rows, start:stop], w_part
                 )
             else:  # only sequences ending in this window reach the loss
-                ending = ends[rows] <= stop
                 out_rows, target_rows, w_rows = (
                     output[ending],
                     target[rows][ending],
