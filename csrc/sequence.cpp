@@ -256,46 +256,43 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
         T* c_next = lstm ? c_state.data() + ((step + 1) % 2) * B * H : nullptr;
         const T* h_panels = h_packed.data() + (step % 2) * panels_size;
         T* h_panels_next = h_packed.data() + ((step + 1) % 2) * panels_size;
-        {
-            const int64_t b0 = tiling.row0(task), j0 = tiling.col0(task);
-            const int64_t rows = tiling.rows(task), cols = tiling.cols(task);
-            const int64_t panel = b0 / mr * panel_size;
-            for (int64_t g = 0; g < G; ++g)
-                kernel.fn(H, h_panels + panel,
-                          weight.data() + (tiling.block(task) * G + g) * H * nr, tile + g * mr * nr,
-                          nr, mr, nr, false);
+        const int64_t b0 = tiling.row0(task), j0 = tiling.col0(task);
+        const int64_t rows = tiling.rows(task), cols = tiling.cols(task);
+        const int64_t panel = b0 / mr * panel_size;
+        for (int64_t g = 0; g < G; ++g)
+            kernel.fn(H, h_panels + panel, weight.data() + (tiling.block(task) * G + g) * H * nr,
+                      tile + g * mr * nr, nr, mr, nr, false);
 
-            for (int64_t r = 0; r < rows; ++r) {
-                const int64_t b = b0 + r, state = b * H + j0, tb = t * B + b;
-                if (training) {
-                    copy_n(h_prev + state, cols, a.cache.h_prev + tb * H + j0);
-                    if (lstm) copy_n(c_prev + state, cols, a.cache.c_prev + tb * H + j0);
-                }
-                T* out = a.output + (b * steps + t) * H + j0;
-                if (!is_valid(a.lengths, b, t)) {  // padding: carry the state, output 0
-                    copy_n(h_prev + state, cols, h_next + state);
-                    if (lstm) copy_n(c_prev + state, cols, c_next + state);
-                    std::fill(out, out + cols, T(0));
-                } else {
-                    CellForwardRow<T> row;
-                    row.recurrent = tile + r * nr;
-                    row.recurrent_stride = mr * nr;
-                    row.projection = projection.data() + tb * GH + j0;
-                    row.bias_hn = gru ? a.bias_hh + 2 * H + j0 : nullptr;
-                    row.h_prev = h_prev + state;
-                    row.c_prev = lstm ? c_prev + state : nullptr;
-                    row.hidden = H;
-                    row.leak_rate = leak_rate;
-                    row.h = h_next + state;
-                    row.c = lstm ? c_next + state : nullptr;
-                    row.gates = training ? a.cache.gates + tb * GH + j0 : gates_scratch;
-                    row.gates_stride = training ? H : nr;
-                    row.aux = training && a.cache.aux ? a.cache.aux + tb * H + j0 : aux_scratch;
-                    cell.forward(row, cols);
-                    copy_n(row.h, cols, out);
-                }
-                scatter(h_next + state, cols, mr, h_panels_next + panel + j0 * mr + r);
+        for (int64_t r = 0; r < rows; ++r) {
+            const int64_t b = b0 + r, state = b * H + j0, tb = t * B + b;
+            if (training) {
+                copy_n(h_prev + state, cols, a.cache.h_prev + tb * H + j0);
+                if (lstm) copy_n(c_prev + state, cols, a.cache.c_prev + tb * H + j0);
             }
+            T* out = a.output + (b * steps + t) * H + j0;
+            if (!is_valid(a.lengths, b, t)) {  // padding: carry the state, output 0
+                copy_n(h_prev + state, cols, h_next + state);
+                if (lstm) copy_n(c_prev + state, cols, c_next + state);
+                std::fill(out, out + cols, T(0));
+            } else {
+                CellForwardRow<T> row;
+                row.recurrent = tile + r * nr;
+                row.recurrent_stride = mr * nr;
+                row.projection = projection.data() + tb * GH + j0;
+                row.bias_hn = gru ? a.bias_hh + 2 * H + j0 : nullptr;
+                row.h_prev = h_prev + state;
+                row.c_prev = lstm ? c_prev + state : nullptr;
+                row.hidden = H;
+                row.leak_rate = leak_rate;
+                row.h = h_next + state;
+                row.c = lstm ? c_next + state : nullptr;
+                row.gates = training ? a.cache.gates + tb * GH + j0 : gates_scratch;
+                row.gates_stride = training ? H : nr;
+                row.aux = training && a.cache.aux ? a.cache.aux + tb * H + j0 : aux_scratch;
+                cell.forward(row, cols);
+                copy_n(row.h, cols, out);
+            }
+            scatter(h_next + state, cols, mr, h_panels_next + panel + j0 * mr + r);
         }
     });
     const int64_t final_half = (steps % 2) * B * H;
@@ -350,70 +347,65 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
         const int64_t t_later = first ? -1 : s.time_at(steps - back);
         const T* later_panels = d_gates_packed.data() + (back % 2) * panels_size;
         T* panels = d_gates_packed.data() + ((back + 1) % 2) * panels_size;
-        {
-            const int64_t b0 = tiling.row0(task), j0 = tiling.col0(task);
-            const int64_t rows = tiling.rows(task), cols = tiling.cols(task);
-            if (first) {
-                std::fill(tile, tile + mr * nr, T(0));
-            } else {  // d_gates of the later step times W_hh: this step's d_h through W_hh
-                kernel.fn(GH, later_panels + b0 / mr * panel_size,
-                          weight.data() + tiling.block(task) * GH * nr, tile, nr, mr, nr, false);
-            }
+        const int64_t b0 = tiling.row0(task), j0 = tiling.col0(task);
+        const int64_t rows = tiling.rows(task), cols = tiling.cols(task);
+        if (first) {
+            std::fill(tile, tile + mr * nr, T(0));
+        } else {  // d_gates of the later step times W_hh: this step's d_h through W_hh
+            kernel.fn(GH, later_panels + b0 / mr * panel_size,
+                      weight.data() + tiling.block(task) * GH * nr, tile, nr, mr, nr, false);
+        }
 
-            for (int64_t r = 0; r < rows; ++r) {
-                const int64_t b = b0 + r, state = b * H + j0;
-                const T* through_w = tile + r * nr;
-                T* carried_h = carry_h.data() + state;
-                if (to_h0) {
-                    for (int64_t j = 0; j < cols; ++j)
-                        a.d_h0[state + j] = through_w[j] + carried_h[j];
-                    continue;
-                }
-                const bool valid = is_valid(a.lengths, b, t);
-                const bool later_valid = !first && is_valid(a.lengths, b, t_later);
-                // Truncated BPTT: no gradient between two processed steps in
-                // different windows; padding never cuts.
-                const bool cut =
-                    window > 0 && valid && later_valid && t / window != t_later / window;
-                const int64_t tb = t * B + b;
-                const T* d_out = a.d_output + (b * steps + t) * H + j0;
-                for (int64_t j = 0; j < cols; ++j) {
-                    const T from_later = cut ? T(0) : through_w[j] + carried_h[j];
-                    d_h[j] = valid ? d_out[j] + from_later : from_later;
-                }
-                if (lstm)
-                    for (int64_t j = 0; j < cols; ++j)
-                        d_c[j] = cut ? T(0) : carry_c.data()[state + j];
-
-                T* d_ih_row = d_gates_ih.data() + tb * GH + j0;
-                T* d_hh_row = d_gates_hh + tb * GH + j0;
-                if (!valid) {  // padding: gradients pass through to the step before
-                    for (int64_t g = 0; g < G; ++g) {
-                        std::fill_n(d_ih_row + g * H, cols, T(0));
-                        if (gru) std::fill_n(d_hh_row + g * H, cols, T(0));
-                    }
-                    copy_n(d_h, cols, carried_h);
-                    if (lstm) copy_n(d_c, cols, carry_c.data() + state);
-                } else {
-                    CellBackwardRow<T> row;
-                    row.d_h = d_h;
-                    row.d_c = lstm ? d_c : nullptr;
-                    row.gates = a.cache.gates + tb * GH + j0;
-                    row.aux = a.cache.aux ? a.cache.aux + tb * H + j0 : nullptr;
-                    row.h_prev = a.cache.h_prev + tb * H + j0;
-                    row.c_prev = lstm ? a.cache.c_prev + tb * H + j0 : nullptr;
-                    row.hidden = H;
-                    row.leak_rate = leak_rate;
-                    row.d_gates_ih = d_ih_row;
-                    row.d_gates_hh = d_hh_row;
-                    row.d_h_prev = carried_h;
-                    row.d_c_prev = lstm ? carry_c.data() + state : nullptr;
-                    cell.backward(row, cols);
-                }
-                T* packed = panels + b0 / mr * panel_size + r;
-                for (int64_t g = 0; g < G; ++g)
-                    scatter(d_hh_row + g * H, cols, mr, packed + (g * H + j0) * mr);
+        for (int64_t r = 0; r < rows; ++r) {
+            const int64_t b = b0 + r, state = b * H + j0;
+            const T* through_w = tile + r * nr;
+            T* carried_h = carry_h.data() + state;
+            if (to_h0) {
+                for (int64_t j = 0; j < cols; ++j) a.d_h0[state + j] = through_w[j] + carried_h[j];
+                continue;
             }
+            const bool valid = is_valid(a.lengths, b, t);
+            const bool later_valid = !first && is_valid(a.lengths, b, t_later);
+            // Truncated BPTT: no gradient between two processed steps in
+            // different windows; padding never cuts.
+            const bool cut = window > 0 && valid && later_valid && t / window != t_later / window;
+            const int64_t tb = t * B + b;
+            const T* d_out = a.d_output + (b * steps + t) * H + j0;
+            for (int64_t j = 0; j < cols; ++j) {
+                const T from_later = cut ? T(0) : through_w[j] + carried_h[j];
+                d_h[j] = valid ? d_out[j] + from_later : from_later;
+            }
+            if (lstm)
+                for (int64_t j = 0; j < cols; ++j) d_c[j] = cut ? T(0) : carry_c.data()[state + j];
+
+            T* d_ih_row = d_gates_ih.data() + tb * GH + j0;
+            T* d_hh_row = d_gates_hh + tb * GH + j0;
+            if (!valid) {  // padding: gradients pass through to the step before
+                for (int64_t g = 0; g < G; ++g) {
+                    std::fill_n(d_ih_row + g * H, cols, T(0));
+                    if (gru) std::fill_n(d_hh_row + g * H, cols, T(0));
+                }
+                copy_n(d_h, cols, carried_h);
+                if (lstm) copy_n(d_c, cols, carry_c.data() + state);
+            } else {
+                CellBackwardRow<T> row;
+                row.d_h = d_h;
+                row.d_c = lstm ? d_c : nullptr;
+                row.gates = a.cache.gates + tb * GH + j0;
+                row.aux = a.cache.aux ? a.cache.aux + tb * H + j0 : nullptr;
+                row.h_prev = a.cache.h_prev + tb * H + j0;
+                row.c_prev = lstm ? a.cache.c_prev + tb * H + j0 : nullptr;
+                row.hidden = H;
+                row.leak_rate = leak_rate;
+                row.d_gates_ih = d_ih_row;
+                row.d_gates_hh = d_hh_row;
+                row.d_h_prev = carried_h;
+                row.d_c_prev = lstm ? carry_c.data() + state : nullptr;
+                cell.backward(row, cols);
+            }
+            T* packed = panels + b0 / mr * panel_size + r;
+            for (int64_t g = 0; g < G; ++g)
+                scatter(d_hh_row + g * H, cols, mr, packed + (g * H + j0) * mr);
         }
     });
     if (lstm) copy_n(carry_c.data(), B * H, a.d_c0);

@@ -511,13 +511,10 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
         if not self.return_sequences:
             return output, target, weight, lambda d_rows: d_rows
         mask = batch.step_mask()
-
-        def scatter(d_rows):
-            d_output = np.zeros(output.shape, dtype=d_rows.dtype)
-            d_output[mask] = d_rows
-            return d_output
-
-        return (*step_rows(mask, output, target, weight), scatter)
+        return (
+            *step_rows(mask, output, target, weight),
+            partial(_scatter_rows, mask, output.shape),
+        )
 
     def _l2_factors(self):
         """``alpha`` on every weight matrix entry and 0 on biases, as one flat vector."""
@@ -566,7 +563,8 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
 
 
 def _scatter_rows(selected, shape, d_rows):
-    """The gradient on the ``selected`` rows of an output of ``shape``; 0 on the others."""
+    """The gradient on the ``selected`` rows (or steps) of an output of ``shape``; 0 on
+    the others."""
     d_output = np.zeros(shape, dtype=d_rows.dtype)
     d_output[selected] = d_rows
     return d_output
