@@ -100,10 +100,11 @@ struct StepSchedule {
 };
 
 // The micro-kernel of the per-step product h W_hh^T: a batch of one row takes
-// the single-row kernel, which skips the mr - 1 zero rows of a full tile.
+// the single-row kernel, which skips the mr - 1 zero rows of a full tile, as
+// wide as the hidden units allow.
 template <class T>
-MicroKernel<T> recurrent_microkernel(int64_t batch, Isa isa) {
-    return batch == 1 ? select_row_microkernel<T>(isa) : select_microkernel<T>(isa);
+MicroKernel<T> recurrent_microkernel(int64_t batch, int64_t hidden, Isa isa) {
+    return batch == 1 ? select_row_microkernel<T>(isa, hidden) : select_microkernel<T>(isa);
 }
 
 bool is_valid(const int64_t* lengths, int64_t b, int64_t t) {
@@ -214,7 +215,7 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
     const bool lstm = s.cell == Cell::lstm, gru = s.cell == Cell::gru;
     const bool training = a.cache.gates != nullptr;
     const T leak_rate = T(s.leak_rate);
-    const MicroKernel<T> kernel = recurrent_microkernel<T>(B, run.isa);
+    const MicroKernel<T> kernel = recurrent_microkernel<T>(B, H, run.isa);
     const CellKernels<T> cell = cell_kernels<T>(s.cell, s.activation, run.isa);
     const RecurrentTiling tiling(B, H, kernel.mr, kernel.nr);
     const int64_t mr = tiling.mr, nr = tiling.nr;
@@ -307,7 +308,7 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
     const int64_t GH = G * H, rows_all = B * steps, window = a.bptt_steps;
     const bool lstm = s.cell == Cell::lstm, gru = s.cell == Cell::gru;
     const T leak_rate = T(s.leak_rate);
-    const MicroKernel<T> kernel = recurrent_microkernel<T>(B, run.isa);
+    const MicroKernel<T> kernel = recurrent_microkernel<T>(B, H, run.isa);
     const CellKernels<T> cell = cell_kernels<T>(s.cell, s.activation, run.isa);
     const RecurrentTiling tiling(B, H, kernel.mr, kernel.nr);
     const int64_t mr = tiling.mr, nr = tiling.nr;

@@ -181,6 +181,19 @@ def test_prediction_does_not_depend_on_the_batch(dtype):
     assert np.array_equal(clf.predict_proba(X[5:6]), proba[5:6])
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_prediction_does_not_depend_on_the_form_of_X(dtype):
+    # An array already in the model's dtype and C order takes a shorter validation path
+    # than any other form of the same values; all must predict the same bits.
+    X = _sequences(n=9, steps=4, features=2, seed=6).astype(np.float32)  # exact either way
+    est = RNNRegressor(**TINY, dtype=dtype).fit(X, _target(X))
+    same = np.ascontiguousarray(X, dtype=dtype)
+    expected = est.predict(same)
+    other = "float64" if dtype == "float32" else "float32"
+    for form in (np.asfortranarray(same), same.astype(other), list(same), same.tolist()):
+        assert np.array_equal(est.predict(form), expected)
+
+
 # -- targets and output shapes ------------------------------------------------------------
 
 

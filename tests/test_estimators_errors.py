@@ -170,6 +170,20 @@ def test_non_finite_X_at_predict(cls, layout, value, what, forbid_training):
         est.predict(bad)
 
 
+@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("value, what", NON_FINITE)
+def test_non_finite_X_at_predict_in_fitted_dtype(cls, value, what, forbid_training):
+    # A C-contiguous 3-D array already in the model's dtype skips check_array (the fast
+    # path of batch-1 predict): it must be refused all the same, with the same message.
+    X, y = make_data(cls, "3d")
+    est = tiny(cls).fit(X, y)
+    bad, where = spoil(X.astype(np.float32), value)
+    assert bad.dtype == est.params_["output.weight"].dtype and bad.flags.c_contiguous
+    forbid_training()
+    with pytest.raises(ValueError, match=rf"^Input {re.escape(where)} contains {what}"):
+        est.predict(bad)
+
+
 @pytest.mark.parametrize("layout", ["3d", "ragged"])
 @pytest.mark.parametrize("value, what", NON_FINITE)
 @pytest.mark.parametrize("warm_start", [False, True])

@@ -21,8 +21,10 @@ from rnnkit import _core, ops
 
 DTYPES = [np.float32, np.float64]
 # (B, T, D, H). 13 and 64 rows give every thread whole row panels (no barrier between
-# steps); 40 rows and batch 1 share each step's tiles between the threads.
-SHAPES = [(13, 7, 5, 37), (1, 3, 1, 1), (40, 5, 9, 70), (64, 6, 3, 20)]  # (B, T, D, H)
+# steps); 40 rows and batch 1 share each step's tiles between the threads. The kernels
+# start a thread per 2^17 multiply-adds of a step (common/parallel.hpp): B * G*H * H of
+# 40 x 90 and 64 x 64 is enough for two or more threads with every cell.
+SHAPES = [(13, 7, 5, 37), (1, 3, 1, 1), (40, 5, 9, 90), (64, 6, 3, 64)]  # (B, T, D, H)
 
 
 def make_case(cell, dtype, B, T, D, H, seed=0, var_lengths=False):
@@ -210,9 +212,11 @@ def core_run(cell, activation, case, isa, leak_rate=1.0):
 @pytest.mark.skipif(len(ISAS) < 2, reason="this CPU has only the portable kernels")
 @pytest.mark.parametrize("cell, activation, leak_rate", CELL_ACT_LEAKS)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_isa_does_not_change_bits(cell, activation, leak_rate, dtype):
-    """The cells are compiled once per ISA; wider vectors must not change a bit."""
-    case = make_case(cell, dtype, 13, 5, 7, 37, seed=5, var_lengths=True)
+@pytest.mark.parametrize("batch, hidden", [(13, 37), (1, 7), (1, 37), (1, 150)])
+def test_isa_does_not_change_bits(cell, activation, leak_rate, dtype, batch, hidden):
+    """The cells are compiled once per ISA; wider vectors must not change a bit. Batch 1
+    takes the single-row kernels, whose width follows the hidden size."""
+    case = make_case(cell, dtype, batch, 5, 7, hidden, seed=5, var_lengths=batch > 1)
     results = {isa: core_run(cell, activation, case, isa, leak_rate) for isa in ISAS}
     for isa in ISAS[1:]:
         for i, (a, b) in enumerate(zip(results[ISAS[0]], results[isa])):
@@ -245,9 +249,10 @@ def sub_case(case, rows):
 @pytest.mark.parametrize("cell, activation", CELL_ACTS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("reverse", [False, True])
-def test_row_independent_of_batch(cell, activation, dtype, reverse):
+@pytest.mark.parametrize("hidden", [7, 37, 150])  # each width of single-row kernel
+def test_row_independent_of_batch(cell, activation, dtype, reverse, hidden):
     B = 21
-    case = make_case(cell, dtype, B, 6, 7, 37, seed=4, var_lengths=True)
+    case = make_case(cell, dtype, B, 6, 7, hidden, seed=4, var_lengths=True)
     full, _ = run(cell, activation, case, reverse=reverse, n_threads=2, backward=False)
     rng = np.random.default_rng(9)
 

@@ -1,5 +1,6 @@
 // Run-time choice of micro-kernel from CPU features, so that one build runs on
 // any x86-64 (and builds elsewhere with the generic kernel only).
+#include <algorithm>
 #include <stdexcept>
 
 #include "gemm/microkernel.hpp"
@@ -34,51 +35,53 @@ Isa resolve_isa(Isa isa) {
 
 namespace {
 
-// Each ISA's kernel, or its single-row counterpart when `row`.
+// Each ISA's kernel, or its single-row counterpart for `row_columns` when > 0.
 template <class T>
 struct KernelTable;
 
 template <>
 struct KernelTable<float> {
-    static MicroKernel<float> generic(bool row) {
-        return row ? microkernel_generic_row_f32() : microkernel_generic_f32();
+    static MicroKernel<float> generic(int64_t row_columns) {
+        return row_columns > 0 ? microkernel_generic_row_f32(row_columns)
+                               : microkernel_generic_f32();
     }
 #ifdef RNNKIT_X86
-    static MicroKernel<float> avx2(bool row) {
-        return row ? microkernel_avx2_row_f32() : microkernel_avx2_f32();
+    static MicroKernel<float> avx2(int64_t row_columns) {
+        return row_columns > 0 ? microkernel_avx2_row_f32(row_columns) : microkernel_avx2_f32();
     }
-    static MicroKernel<float> avx512(bool row) {
-        return row ? microkernel_avx512_row_f32() : microkernel_avx512_f32();
+    static MicroKernel<float> avx512(int64_t row_columns) {
+        return row_columns > 0 ? microkernel_avx512_row_f32(row_columns) : microkernel_avx512_f32();
     }
 #endif
 };
 
 template <>
 struct KernelTable<double> {
-    static MicroKernel<double> generic(bool row) {
-        return row ? microkernel_generic_row_f64() : microkernel_generic_f64();
+    static MicroKernel<double> generic(int64_t row_columns) {
+        return row_columns > 0 ? microkernel_generic_row_f64(row_columns)
+                               : microkernel_generic_f64();
     }
 #ifdef RNNKIT_X86
-    static MicroKernel<double> avx2(bool row) {
-        return row ? microkernel_avx2_row_f64() : microkernel_avx2_f64();
+    static MicroKernel<double> avx2(int64_t row_columns) {
+        return row_columns > 0 ? microkernel_avx2_row_f64(row_columns) : microkernel_avx2_f64();
     }
-    static MicroKernel<double> avx512(bool row) {
-        return row ? microkernel_avx512_row_f64() : microkernel_avx512_f64();
+    static MicroKernel<double> avx512(int64_t row_columns) {
+        return row_columns > 0 ? microkernel_avx512_row_f64(row_columns) : microkernel_avx512_f64();
     }
 #endif
 };
 
 template <class T>
-MicroKernel<T> select(Isa isa, bool row) {
+MicroKernel<T> select(Isa isa, int64_t row_columns) {
     switch (resolve_isa(isa)) {
 #ifdef RNNKIT_X86
         case Isa::avx512:
-            return KernelTable<T>::avx512(row);
+            return KernelTable<T>::avx512(row_columns);
         case Isa::avx2:
-            return KernelTable<T>::avx2(row);
+            return KernelTable<T>::avx2(row_columns);
 #endif
         default:
-            return KernelTable<T>::generic(row);
+            return KernelTable<T>::generic(row_columns);
     }
 }
 
@@ -86,17 +89,17 @@ MicroKernel<T> select(Isa isa, bool row) {
 
 template <class T>
 MicroKernel<T> select_microkernel(Isa isa) {
-    return select<T>(isa, false);
+    return select<T>(isa, 0);
 }
 
 template <class T>
-MicroKernel<T> select_row_microkernel(Isa isa) {
-    return select<T>(isa, true);
+MicroKernel<T> select_row_microkernel(Isa isa, int64_t columns) {
+    return select<T>(isa, std::max<int64_t>(columns, 1));
 }
 
 template MicroKernel<float> select_microkernel<float>(Isa);
 template MicroKernel<double> select_microkernel<double>(Isa);
-template MicroKernel<float> select_row_microkernel<float>(Isa);
-template MicroKernel<double> select_row_microkernel<double>(Isa);
+template MicroKernel<float> select_row_microkernel<float>(Isa, int64_t);
+template MicroKernel<double> select_row_microkernel<double>(Isa, int64_t);
 
 }  // namespace rnnkit

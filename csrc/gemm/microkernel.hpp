@@ -31,10 +31,11 @@ struct MicroKernel {
 template <class T>
 MicroKernel<T> select_microkernel(Isa isa = Isa::best);
 
-// The same kernel for a single row (mr = 1, same nr and B layout): a product
-// with one row of A (batch-1 recurrences) then costs one row, not mr.
+// A kernel for a single row (mr = 1), with nr fitted to `columns` (it may be
+// wider than the full kernel's): a product with one row of A (batch-1
+// recurrences) then costs one row, not mr.
 template <class T>
-MicroKernel<T> select_row_microkernel(Isa isa = Isa::best);
+MicroKernel<T> select_row_microkernel(Isa isa, int64_t columns);
 
 bool isa_supported(Isa isa);
 
@@ -43,20 +44,20 @@ bool isa_supported(Isa isa);
 Isa resolve_isa(Isa isa);
 
 // Per-ISA kernels (each defined in its own file, compiled for that ISA).
-// The *_row variants are their single-row counterparts.
+// The *_row variants are their single-row counterparts, sized for `columns`.
 MicroKernel<float> microkernel_generic_f32();
 MicroKernel<double> microkernel_generic_f64();
-MicroKernel<float> microkernel_generic_row_f32();
-MicroKernel<double> microkernel_generic_row_f64();
+MicroKernel<float> microkernel_generic_row_f32(int64_t columns);
+MicroKernel<double> microkernel_generic_row_f64(int64_t columns);
 #ifdef RNNKIT_X86
 MicroKernel<float> microkernel_avx2_f32();
 MicroKernel<double> microkernel_avx2_f64();
-MicroKernel<float> microkernel_avx2_row_f32();
-MicroKernel<double> microkernel_avx2_row_f64();
+MicroKernel<float> microkernel_avx2_row_f32(int64_t columns);
+MicroKernel<double> microkernel_avx2_row_f64(int64_t columns);
 MicroKernel<float> microkernel_avx512_f32();
 MicroKernel<double> microkernel_avx512_f64();
-MicroKernel<float> microkernel_avx512_row_f32();
-MicroKernel<double> microkernel_avx512_row_f64();
+MicroKernel<float> microkernel_avx512_row_f32(int64_t columns);
+MicroKernel<double> microkernel_avx512_row_f64(int64_t columns);
 #endif
 
 }  // namespace rnnkit

@@ -40,11 +40,11 @@ MicroKernel<float> microkernel_avx2_f32() {
 MicroKernel<double> microkernel_avx2_f64() {
     return {6, 8, &detail::simd_microkernel<Avx2F64, 6, 2>, "avx2"};
 }
-MicroKernel<float> microkernel_avx2_row_f32() {
-    return {1, 16, &detail::simd_microkernel<Avx2F32, 1, 2>, "avx2"};
+MicroKernel<float> microkernel_avx2_row_f32(int64_t columns) {
+    return detail::row_microkernel<Avx2F32>(columns, "avx2");
 }
-MicroKernel<double> microkernel_avx2_row_f64() {
-    return {1, 8, &detail::simd_microkernel<Avx2F64, 1, 2>, "avx2"};
+MicroKernel<double> microkernel_avx2_row_f64(int64_t columns) {
+    return detail::row_microkernel<Avx2F64>(columns, "avx2");
 }
 
 }  // namespace rnnkit

@@ -41,11 +41,11 @@ MicroKernel<float> microkernel_avx512_f32() {
 MicroKernel<double> microkernel_avx512_f64() {
     return {8, 16, &detail::simd_microkernel<Avx512F64, 8, 2>, "avx512"};
 }
-MicroKernel<float> microkernel_avx512_row_f32() {
-    return {1, 32, &detail::simd_microkernel<Avx512F32, 1, 2>, "avx512"};
+MicroKernel<float> microkernel_avx512_row_f32(int64_t columns) {
+    return detail::row_microkernel<Avx512F32>(columns, "avx512");
 }
-MicroKernel<double> microkernel_avx512_row_f64() {
-    return {1, 16, &detail::simd_microkernel<Avx512F64, 1, 2>, "avx512"};
+MicroKernel<double> microkernel_avx512_row_f64(int64_t columns) {
+    return detail::row_microkernel<Avx512F64>(columns, "avx512");
 }
 
 }  // namespace rnnkit

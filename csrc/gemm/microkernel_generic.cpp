@@ -30,10 +30,10 @@ MicroKernel<float> microkernel_generic_f32() {
 MicroKernel<double> microkernel_generic_f64() {
     return {kMr, kNr, &generic_microkernel<double, kMr>, "generic"};
 }
-MicroKernel<float> microkernel_generic_row_f32() {
+MicroKernel<float> microkernel_generic_row_f32(int64_t /*columns*/) {
     return {1, kNr, &generic_microkernel<float, 1>, "generic"};
 }
-MicroKernel<double> microkernel_generic_row_f64() {
+MicroKernel<double> microkernel_generic_row_f64(int64_t /*columns*/) {
     return {1, kNr, &generic_microkernel<double, 1>, "generic"};
 }
 

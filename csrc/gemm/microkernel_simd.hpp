@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "gemm/microkernel.hpp"
 #include "gemm/microkernel_store.hpp"
 
 namespace rnnkit::detail {
@@ -19,17 +20,17 @@ void simd_microkernel(int64_t kc, const typename V::scalar* a, const typename V:
     typename V::vec acc[MR][NV];
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int v = 0; v < NV; ++v) acc[i][v] = V::zero();
 
     for (int64_t k = 0; k < kc; ++k) {
         typename V::vec bv[NV];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int v = 0; v < NV; ++v) bv[v] = V::load(b + k * NR + v * V::width);
 #pragma GCC unroll 16
         for (int i = 0; i < MR; ++i) {
             const typename V::vec av = V::set1(a[k * MR + i]);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
             for (int v = 0; v < NV; ++v) acc[i][v] = V::fma(av, bv[v], acc[i][v]);
         }
     }
@@ -37,7 +38,7 @@ void simd_microkernel(int64_t kc, const typename V::scalar* a, const typename V:
     if (m == MR && n == NR) {
 #pragma GCC unroll 16
         for (int i = 0; i < MR; ++i) {
-#pragma GCC unroll 4
+#pragma GCC unroll 8
             for (int v = 0; v < NV; ++v) {
                 T* dst = c + i * ldc + v * V::width;
                 V::store(dst, accumulate ? V::add(V::load(dst), acc[i][v]) : acc[i][v]);
@@ -50,6 +51,17 @@ void simd_microkernel(int64_t kc, const typename V::scalar* a, const typename V:
     for (int i = 0; i < MR; ++i)
         for (int v = 0; v < NV; ++v) V::store(tile + i * NR + v * V::width, acc[i][v]);
     store_tile(tile, NR, c, ldc, m, n, accumulate);
+}
+
+// A single-row kernel of 2, 4 or 8 vectors: the narrowest that covers `columns`
+// (8 for more). One row has one FMA chain per column, so only several vectors
+// at once keep both FMA units busy through the FMA latency; more vectors than
+// the columns would only multiply padding.
+template <class V>
+MicroKernel<typename V::scalar> row_microkernel(int64_t columns, const char* name) {
+    if (columns <= 2 * V::width) return {1, 2 * V::width, &simd_microkernel<V, 1, 2>, name};
+    if (columns <= 4 * V::width) return {1, 4 * V::width, &simd_microkernel<V, 1, 4>, name};
+    return {1, 8 * V::width, &simd_microkernel<V, 1, 8>, name};
 }
 
 }  // namespace rnnkit::detail
