@@ -116,6 +116,19 @@ void copy_n(const T* src, int64_t n, T* dst) {
     std::copy(src, src + n, dst);
 }
 
+// Asks for the cache lines of [p, p + n) ahead of their use. The time loops
+// read (and write) rows of step-major buffers far larger than any cache, one
+// step at a time: a task's mr short rows, each a stride apart, are a pattern
+// the hardware prefetchers do not follow, so without this the cell math of
+// the cosine RNN waited on memory for as long as its GEMM ran.
+template <class T>
+void prefetch(const T* p, int64_t n) {
+    constexpr uintptr_t line = 64;
+    const uintptr_t end = reinterpret_cast<uintptr_t>(p + n);
+    for (uintptr_t at = reinterpret_cast<uintptr_t>(p) & ~(line - 1); at < end; at += line)
+        __builtin_prefetch(reinterpret_cast<const void*>(at));
+}
+
 // OUT dst[j * stride] = src[j] for j < n: one row of h into a packed A panel.
 template <class T>
 void scatter(const T* src, int64_t n, int64_t stride, T* dst) {
@@ -136,8 +149,8 @@ AlignedBuffer<T> pack_weight_hh_forward(const T* weight_hh, int64_t gates,
     schedule(static)
     for (int64_t panel = 0; panel < panels; ++panel) {
         const int64_t jb = panel / gates, g = panel % gates;
-        pack_panel(MatrixView<T>{weight_hh + (g * H + jb * nr) * H, H, 1}, H,
-                   std::min(nr, H - jb * nr), nr, packed.data() + panel * H * nr);
+        pack_panels(MatrixView<T>{weight_hh + (g * H + jb * nr) * H, H, 1}, H,
+                    std::min(nr, H - jb * nr), nr, packed.data() + panel * H * nr);
     }
     return packed;
 }
@@ -153,23 +166,33 @@ AlignedBuffer<T> pack_weight_hh_backward(const T* weight_hh, int64_t gates,
 #pragma omp parallel for num_threads(threads_for(n_threads, blocks, blocks * depth * nr)) \
     schedule(static)
     for (int64_t jb = 0; jb < blocks; ++jb)
-        pack_panel(MatrixView<T>{weight_hh + jb * nr, 1, H}, depth, std::min(nr, H - jb * nr), nr,
-                   packed.data() + jb * depth * nr);
+        pack_panels(MatrixView<T>{weight_hh + jb * nr, 1, H}, depth, std::min(nr, H - jb * nr), nr,
+                    packed.data() + jb * depth * nr);
     return packed;
 }
 
 // Sum of each column of a (rows x cols) matrix, rows added in order, threads
-// over columns: the same bits for any thread count.
+// over columns: the same bits for any thread count. A chunk's sums stay in
+// registers while all rows stream past.
 template <class T>
 void column_sums(const T* matrix, int64_t rows, int64_t cols, T* sums, int n_threads) {
     constexpr int64_t chunk = 64;
     const int64_t chunks = ceil_div(cols, chunk);
 #pragma omp parallel for num_threads(threads_for(n_threads, chunks, rows* cols)) schedule(static)
     for (int64_t c = 0; c < chunks; ++c) {
-        const int64_t j0 = c * chunk, j1 = std::min(cols, j0 + chunk);
-        for (int64_t j = j0; j < j1; ++j) sums[j] = T(0);
-        for (int64_t i = 0; i < rows; ++i)
-            for (int64_t j = j0; j < j1; ++j) sums[j] += matrix[i * cols + j];
+        const int64_t j0 = c * chunk, width = std::min(chunk, cols - j0);
+        T acc[chunk] = {};
+        if (width == chunk) {
+            for (int64_t i = 0; i < rows; ++i) {
+                const T* __restrict row = matrix + i * cols + j0;
+#pragma omp simd
+                for (int64_t j = 0; j < chunk; ++j) acc[j] += row[j];
+            }
+        } else {
+            for (int64_t i = 0; i < rows; ++i)
+                for (int64_t j = 0; j < width; ++j) acc[j] += matrix[i * cols + j0 + j];
+        }
+        copy_n(acc, width, sums + j0);
     }
 }
 
@@ -238,8 +261,8 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
     AlignedBuffer<T> h_packed(2 * panels_size);
     std::fill(h_packed.data(), h_packed.data() + h_packed.size(), T(0));
     for (int64_t p = 0; p < tiling.row_panels; ++p)
-        pack_panel(MatrixView<T>{h_state.data() + p * mr * H, H, 1}, H, std::min(mr, B - p * mr),
-                   mr, h_packed.data() + p * panel_size);
+        pack_panels(MatrixView<T>{h_state.data() + p * mr * H, H, 1}, H, std::min(mr, B - p * mr),
+                    mr, h_packed.data() + p * panel_size);
 
     const StepSchedule schedule(tiling, n_threads, B * GH * H, steps, weight.size() * sizeof(T));
     const int64_t tile_size = pad_to_line(G * mr * nr);
@@ -264,6 +287,12 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
             kernel.fn(H, h_panels + panel, weight.data() + (tiling.block(task) * G + g) * H * nr,
                       tile + g * mr * nr, nr, mr, nr, false);
 
+        // The same rows of the next step's input projection, while this one's cell math runs.
+        if (step + 1 < steps) {
+            const T* next = projection.data() + s.time_at(step + 1) * B * GH + j0;
+            for (int64_t r = 0; r < rows; ++r)
+                for (int64_t g = 0; g < G; ++g) prefetch(next + (b0 + r) * GH + g * H, cols);
+        }
         for (int64_t r = 0; r < rows; ++r) {
             const int64_t b = b0 + r, state = b * H + j0, tb = t * B + b;
             if (training) {
@@ -357,6 +386,22 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
                       weight.data() + tiling.block(task) * GH * nr, tile, nr, mr, nr, false);
         }
 
+        // The same rows of what the next step (one earlier in time) reads and writes.
+        if (back + 1 < steps) {
+            const int64_t t_next = s.time_at(steps - 2 - back);
+            for (int64_t r = 0; r < rows; ++r) {
+                const int64_t b = b0 + r, tb = t_next * B + b;
+                prefetch(a.d_output + (b * steps + t_next) * H + j0, cols);
+                for (int64_t g = 0; g < G; ++g) {
+                    prefetch(a.cache.gates + tb * GH + g * H + j0, cols);
+                    prefetch(d_gates_ih.data() + tb * GH + g * H + j0, cols);
+                    if (gru) prefetch(d_gates_hh + tb * GH + g * H + j0, cols);
+                }
+                if (a.cache.aux) prefetch(a.cache.aux + tb * H + j0, cols);
+                if (lstm) prefetch(a.cache.c_prev + tb * H + j0, cols);
+                if (gru) prefetch(a.cache.h_prev + tb * H + j0, cols);
+            }
+        }
         for (int64_t r = 0; r < rows; ++r) {
             const int64_t b = b0 + r, state = b * H + j0;
             const T* through_w = tile + r * nr;
@@ -413,7 +458,7 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
 
     // The weight gradients pair each step-major row of d_gates with the same
     // row of the layer's input and of h_{t-1}.
-    AlignedBuffer<T> x_steps(rows_all * I), d_x_steps(rows_all * I);
+    AlignedBuffer<T> x_steps(rows_all * I), d_x_steps(a.d_x ? rows_all * I : 0);
     swap_leading_axes(a.x, B, steps, I, x_steps.data(), n_threads);
     // Padded steps have d_gates = 0, but 0 * x must not turn a NaN or inf the
     // caller left in the padding into a NaN weight gradient.
@@ -425,11 +470,17 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
             n_threads, run.isa);
     gemm<T>({GH, H, rows_all}, d_hh_t, MatrixView<T>{a.cache.h_prev, H, 1}, a.d_weight_hh, H, false,
             n_threads, run.isa);
-    gemm<T>({rows_all, I, GH}, d_ih_t.transposed(), MatrixView<T>{a.weight_ih, I, 1},
-            d_x_steps.data(), I, false, n_threads, run.isa);
-    swap_leading_axes(d_x_steps.data(), steps, B, I, a.d_x, n_threads);
+    if (a.d_x) {
+        gemm<T>({rows_all, I, GH}, d_ih_t.transposed(), MatrixView<T>{a.weight_ih, I, 1},
+                d_x_steps.data(), I, false, n_threads, run.isa);
+        swap_leading_axes(d_x_steps.data(), steps, B, I, a.d_x, n_threads);
+    }
     column_sums(d_gates_ih.data(), rows_all, GH, a.d_bias_ih, n_threads);
-    column_sums(d_gates_hh, rows_all, GH, a.d_bias_hh, n_threads);
+    // rnn and lstm add both biases to the same pre-activations: one sum serves both.
+    if (gru)
+        column_sums(d_gates_hh, rows_all, GH, a.d_bias_hh, n_threads);
+    else
+        copy_n(a.d_bias_ih, GH, a.d_bias_hh);
 }
 
 template void sequence_forward<float>(const SequenceShape&, const ForwardArgs<float>&, Execution);

@@ -55,7 +55,7 @@ struct BackwardArgs {
     const T* d_c_n;      // (B, H) or nullptr (lstm)
     int64_t bptt_steps;  // window of truncated BPTT; 0 for full BPTT
     // OUT
-    T* d_x;          // (B, T, I)
+    T* d_x;          // (B, T, I), or nullptr when not wanted (a network's first layer)
     T* d_h0;         // (B, H)
     T* d_c0;         // (B, H) lstm, else nullptr
     T* d_weight_ih;  // (G*H, I)

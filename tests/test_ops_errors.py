@@ -331,6 +331,24 @@ def test_flags_numpy_bool_accepted(name):
     assert np.array_equal(result.output, expected.output)
 
 
+@pytest.mark.parametrize("value", [1, 0, "no", None])
+def test_input_grad_not_bool(value):
+    with pytest.raises(TypeError, match="input_grad"):
+        ops.backward(training_result("gru").cache, d_out(), input_grad=value)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_input_grad_false_skips_only_d_x(cell, dtype):
+    full = ops.backward(training_result(cell, dtype).cache, d_out(dtype))
+    without = ops.backward(training_result(cell, dtype).cache, d_out(dtype), input_grad=False)
+    assert without.d_x is None and full.d_x.shape == (B, T, D)
+    for name in GRAD_NAMES:
+        if name != "d_x":
+            x, y = getattr(full, name), getattr(without, name)
+            assert (x is None and y is None) or np.array_equal(x, y), name
+
+
 @pytest.mark.parametrize(
     "value, error",
     [

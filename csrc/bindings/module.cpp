@@ -160,7 +160,7 @@ py::tuple backward(const rnnkit::SequenceShape& s, const py::array& x, const py:
                    const py::array& weight_hh, const py::object& lengths, const py::array& gates,
                    const py::array& aux, const py::array& h_prev, const py::array& c_prev,
                    const py::array& d_output, const py::object& d_h_n, const py::object& d_c_n,
-                   int64_t bptt_steps, int n_threads, Isa isa) {
+                   int64_t bptt_steps, bool input_grad, int n_threads, Isa isa) {
     const rnnkit::Execution run = checked_execution(n_threads, isa);
     const int64_t B = s.batch, steps = s.steps, I = s.input, H = s.hidden, GH = s.gates() * H;
     const bool lstm = s.cell == Cell::lstm;
@@ -181,10 +181,11 @@ py::tuple backward(const rnnkit::SequenceShape& s, const py::array& x, const py:
     if (bptt_steps < 0) throw py::value_error("bptt_steps: expected a positive integer or 0");
     args.bptt_steps = bptt_steps;
 
-    py::array_t<T> d_x({B, steps, I}), d_h0({B, H}), d_weight_ih({GH, I}), d_weight_hh({GH, H});
+    py::array_t<T> d_x(input_grad ? Shape{B, steps, I} : Shape{0});
+    py::array_t<T> d_h0({B, H}), d_weight_ih({GH, I}), d_weight_hh({GH, H});
     py::array_t<T> d_bias_ih(GH), d_bias_hh(GH);
     py::array_t<T> d_c0 = lstm ? py::array_t<T>({B, H}) : py::array_t<T>(0);
-    args.d_x = mutable_data(d_x);
+    args.d_x = input_grad ? mutable_data(d_x) : nullptr;
     args.d_h0 = mutable_data(d_h0);
     args.d_c0 = lstm ? mutable_data(d_c0) : nullptr;
     args.d_weight_ih = mutable_data(d_weight_ih);
@@ -196,7 +197,8 @@ py::tuple backward(const rnnkit::SequenceShape& s, const py::array& x, const py:
         rnnkit::sequence_backward<T>(s, args, run);
     }
     py::object d_c0_out = lstm ? py::object(d_c0) : py::none();
-    return py::make_tuple(d_x, d_h0, d_c0_out, d_weight_ih, d_weight_hh, d_bias_ih, d_bias_hh);
+    py::object d_x_out = input_grad ? py::object(d_x) : py::none();
+    return py::make_tuple(d_x_out, d_h0, d_c0_out, d_weight_ih, d_weight_hh, d_bias_ih, d_bias_hh);
 }
 
 // Element strides of a 2-D array, for views (transposes) without copies.
@@ -261,17 +263,17 @@ PYBIND11_MODULE(_core, m) {
            const py::array& gates, const py::array& aux, const py::array& h_prev,
            const py::array& c_prev, const py::array& d_output, const py::object& d_h_n,
            const py::object& d_c_n, int64_t bptt_steps, int n_threads, const std::string& isa,
-           double leak_rate) {
+           double leak_rate, bool input_grad) {
             const auto s = make_shape(cell, activation, reverse, leak_rate, x, weight_hh);
             auto run = is_float64(x) ? &backward<double> : &backward<float>;
             return run(s, x, weight_ih, weight_hh, lengths, gates, aux, h_prev, c_prev, d_output,
-                       d_h_n, d_c_n, bptt_steps, n_threads, parse_isa(isa));
+                       d_h_n, d_c_n, bptt_steps, input_grad, n_threads, parse_isa(isa));
         },
         py::arg("cell"), py::arg("activation"), py::arg("reverse"), py::arg("x"),
         py::arg("weight_ih"), py::arg("weight_hh"), py::arg("lengths"), py::arg("gates"),
         py::arg("aux"), py::arg("h_prev"), py::arg("c_prev"), py::arg("d_output"), py::arg("d_h_n"),
         py::arg("d_c_n"), py::arg("bptt_steps"), py::arg("n_threads"), py::arg("isa") = "best",
-        py::arg("leak_rate") = 1.0);
+        py::arg("leak_rate") = 1.0, py::arg("input_grad") = true);
 
     m.def(
         "gemm",

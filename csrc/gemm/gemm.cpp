@@ -17,19 +17,31 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 constexpr int64_t kRowPanelsPerBlock = 12;
 constexpr int64_t kColPanelsPerBlock = 8;
 
-}  // namespace
+// Columns of B packed at once: each depth block's packed B (up to kGemmDepthBlock x
+// this) stays within an L2 and a small allocation however wide C is.
+constexpr int64_t kMaxPackedColumns = 2048;
 
+int64_t padded(int64_t size, int64_t multiple) { return ceil_div(size, multiple) * multiple; }
+
+// The kernel for an m-row product: a single row takes the single-row kernel
+// (as wide as n allows) instead of a tile of mr - 1 zero rows.
 template <class T>
-void gemm(const GemmShape& shape, MatrixView<T> a, MatrixView<T> b, T* c, int64_t ldc,
-          bool accumulate, int n_threads, Isa isa) {
+MicroKernel<T> kernel_for(int64_t m, int64_t n, Isa isa) {
+    return m == 1 ? select_row_microkernel<T>(isa, n) : select_microkernel<T>(isa);
+}
+
+// Multiply-adds the kernels run for an m x n product, padding included.
+template <class T>
+int64_t padded_work(int64_t m, int64_t n, Isa isa) {
+    const MicroKernel<T> kernel = kernel_for<T>(m, n, isa);
+    return padded(m, kernel.mr) * padded(n, kernel.nr);
+}
+
+// C (m x n, n <= kMaxPackedColumns) = or += A B with `kernel`.
+template <class T>
+void gemm_block(const GemmShape& shape, MatrixView<T> a, MatrixView<T> b, T* c, int64_t ldc,
+                bool accumulate, int n_threads, const MicroKernel<T>& kernel) {
     const auto [m, n, k] = shape;
-    if (m <= 0 || n <= 0) return;
-    if (k <= 0) {
-        if (!accumulate)
-            for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, T(0));
-        return;
-    }
-    const MicroKernel<T> kernel = select_microkernel<T>(isa);
     const int64_t mr = kernel.mr, nr = kernel.nr;
     const int64_t kc_max = std::min(k, kGemmDepthBlock);
     const int64_t n_panels = ceil_div(n, nr);
@@ -58,23 +70,25 @@ void gemm(const GemmShape& shape, MatrixView<T> a, MatrixView<T> b, T* c, int64_
         T* a_block = a_packed.data() + omp_get_thread_num() * mc * kc_max;
         for (int64_t k0 = 0; k0 < k; k0 += kc_max) {
             const int64_t kc = std::min(kc_max, k - k0);
-            // B's column panels are shared by all row blocks: pack them once.
-#pragma omp for schedule(static)
-            for (int64_t p = 0; p < n_panels; ++p) {
-                pack_panel(MatrixView<T>{b.at(k0, p * nr), b.col_stride, b.row_stride}, kc,
-                           std::min(nr, n - p * nr), nr, b_packed.data() + p * nr * kc);
+            // B's column panels are shared by all row blocks: pack them once,
+            // each thread a run of panels.
+            {
+                const int thread = omp_get_thread_num();
+                const int64_t p0 = n_panels * thread / threads;
+                const int64_t p1 = n_panels * (thread + 1) / threads;
+                if (p0 < p1)
+                    pack_panels(MatrixView<T>{b.at(k0, p0 * nr), b.col_stride, b.row_stride}, kc,
+                                std::min(n, p1 * nr) - p0 * nr, nr, b_packed.data() + p0 * nr * kc);
             }
+#pragma omp barrier
             const bool add = accumulate || k0 > 0;
 #pragma omp for collapse(2) schedule(static)
             for (int64_t rb = 0; rb < row_blocks; ++rb) {
                 for (int64_t cb = 0; cb < col_blocks; ++cb) {
                     const int64_t i0 = rb * mc, rows = std::min(mc, m - i0);
                     const int64_t row_panels = ceil_div(rows, mr);
-                    for (int64_t ip = 0; ip < row_panels; ++ip) {
-                        pack_panel(
-                            MatrixView<T>{a.at(i0 + ip * mr, k0), a.row_stride, a.col_stride}, kc,
-                            std::min(mr, rows - ip * mr), mr, a_block + ip * mr * kc);
-                    }
+                    pack_panels(MatrixView<T>{a.at(i0, k0), a.row_stride, a.col_stride}, kc, rows,
+                                mr, a_block);
                     const int64_t p_end = std::min(n_panels, (cb + 1) * col_panels_per_block);
                     for (int64_t p = cb * col_panels_per_block; p < p_end; ++p) {
                         for (int64_t ip = 0; ip < row_panels; ++ip) {
@@ -87,6 +101,45 @@ void gemm(const GemmShape& shape, MatrixView<T> a, MatrixView<T> b, T* c, int64_
                 }
             }
         }
+    }
+}
+
+// OUT dst (cols x rows, row stride ld_dst) = IN src (rows x cols, row stride ld_src)^T.
+template <class T>
+void transpose(const T* src, int64_t rows, int64_t cols, int64_t ld_src, T* dst, int64_t ld_dst) {
+    for (int64_t i = 0; i < rows; ++i)
+        for (int64_t j = 0; j < cols; ++j) dst[j * ld_dst + i] = src[i * ld_src + j];
+}
+
+}  // namespace
+
+template <class T>
+void gemm(const GemmShape& shape, MatrixView<T> a, MatrixView<T> b, T* c, int64_t ldc,
+          bool accumulate, int n_threads, Isa isa) {
+    const auto [m, n, k] = shape;
+    if (m <= 0 || n <= 0) return;
+    if (k <= 0) {
+        if (!accumulate)
+            for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, T(0));
+        return;
+    }
+    // A product with a handful of columns (d_x and dW_ih of a layer with one
+    // input) would fill every tile's nr columns with padding; its transpose
+    // C^T = B^T A^T puts the handful in the tiles' rows instead. Every element
+    // of C is the same FMA chain either way, so the bits do not change.
+    if (4 * padded_work<T>(n, m, isa) < 3 * padded_work<T>(m, n, isa)) {
+        AlignedBuffer<T> c_t(n * m);
+        if (accumulate) transpose(c, m, n, ldc, c_t.data(), m);
+        gemm<T>({n, m, k}, b.transposed(), a.transposed(), c_t.data(), m, accumulate, n_threads,
+                isa);
+        transpose(c_t.data(), n, m, m, c, ldc);
+        return;
+    }
+    const MicroKernel<T> kernel = kernel_for<T>(m, n, isa);
+    for (int64_t j0 = 0; j0 < n; j0 += kMaxPackedColumns) {
+        const GemmShape block{m, std::min(kMaxPackedColumns, n - j0), k};
+        gemm_block<T>(block, a, MatrixView<T>{b.at(0, j0), b.row_stride, b.col_stride}, c + j0, ldc,
+                      accumulate, n_threads, kernel);
     }
 }
 

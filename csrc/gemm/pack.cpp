@@ -3,42 +3,70 @@
 #include <algorithm>
 
 namespace rnnkit {
+namespace {
+
+// The transpose of one panel: depth is contiguous (rows of W_hh, of h or of
+// d_gates). A group of rows is read side by side, front to back, so that each
+// k writes one whole cache line of the panel; one column at a time would touch
+// a line per element, and a wide panel (128 floats) would not stay in L1
+// between the columns.
+template <class T>
+void pack_transposed(MatrixView<T> src, int64_t kc, int64_t n_valid, int64_t width, T* dst) {
+    constexpr int64_t group = 64 / sizeof(T);
+    for (int64_t j0 = 0; j0 < n_valid; j0 += group) {
+        const int64_t count = std::min(group, n_valid - j0);
+        const T* in = src.data + j0 * src.row_stride;
+        for (int64_t k = 0; k < kc; ++k) {
+            T* out = dst + k * width + j0;
+            for (int64_t j = 0; j < count; ++j) out[j] = in[j * src.row_stride + k];
+        }
+    }
+    if (n_valid < width)
+        for (int64_t k = 0; k < kc; ++k)
+            std::fill(dst + k * width + n_valid, dst + (k + 1) * width, T(0));
+}
+
+}  // namespace
 
 template <class T>
-void pack_panel(MatrixView<T> src, int64_t kc, int64_t n_valid, int64_t width, T* dst) {
+void pack_panels(MatrixView<T> src, int64_t kc, int64_t n_valid, int64_t width, T* dst) {
+    const int64_t panels = (n_valid + width - 1) / width;
     if (src.col_stride == 1 && src.row_stride != 1) {
-        // Depth is contiguous (rows of W_hh, of h or of d_gates): a transpose.
-        // A group of rows is read side by side, front to back, so that each k
-        // writes one whole cache line of the panel; one column at a time would
-        // touch a line per element, and a wide panel (128 floats) would not
-        // stay in L1 between the columns.
-        constexpr int64_t group = 64 / sizeof(T);
-        for (int64_t j0 = 0; j0 < n_valid; j0 += group) {
-            const int64_t count = std::min(group, n_valid - j0);
-            const T* in = src.data + j0 * src.row_stride;
-            for (int64_t k = 0; k < kc; ++k) {
-                T* out = dst + k * width + j0;
-                for (int64_t j = 0; j < count; ++j) out[j] = in[j * src.row_stride + k];
-            }
-        }
-        if (n_valid < width)
-            for (int64_t k = 0; k < kc; ++k)
-                std::fill(dst + k * width + n_valid, dst + (k + 1) * width, T(0));
+        for (int64_t q = 0; q < panels; ++q)
+            pack_transposed(MatrixView<T>{src.data + q * width * src.row_stride, src.row_stride, 1},
+                            kc, std::min(width, n_valid - q * width), width, dst + q * width * kc);
         return;
     }
+    // Each k's slice of all the panels at once: the source is read row after
+    // row, a stream the hardware prefetchers follow, where one panel at a time
+    // would take a short slice of every row (of d_gates and h in the weight
+    // gradients), a stride they lose at every page. The rows a few k ahead are
+    // asked for as well, for slices narrower than a page.
+    constexpr int64_t ahead = 8, line = 64 / sizeof(T);
+    const int64_t last = (n_valid - 1) * src.row_stride;
     for (int64_t k = 0; k < kc; ++k) {
-        T* out = dst + k * width;
         const T* in = src.data + k * src.col_stride;
-        if (src.row_stride == 1) {
-            for (int64_t j = 0; j < n_valid; ++j) out[j] = in[j];
-        } else {
-            for (int64_t j = 0; j < n_valid; ++j) out[j] = in[j * src.row_stride];
+        if (k + ahead < kc) {
+            const T* later = in + ahead * src.col_stride;
+            const int64_t step = src.row_stride == 1 ? line : std::max<int64_t>(last, 1);
+            for (int64_t at = 0; at < last + 1; at += step) __builtin_prefetch(later + at);
+            __builtin_prefetch(later + last);
         }
-        for (int64_t j = n_valid; j < width; ++j) out[j] = T(0);
+        for (int64_t q = 0; q < panels; ++q) {
+            T* out = dst + q * width * kc + k * width;
+            const T* from = in + q * width * src.row_stride;
+            const int64_t n = std::min(width, n_valid - q * width);
+            if (src.row_stride == 1) {
+                for (int64_t j = 0; j < n; ++j) out[j] = from[j];
+            } else {
+                for (int64_t j = 0; j < n; ++j) out[j] = from[j * src.row_stride];
+            }
+            for (int64_t j = n; j < width; ++j) out[j] = T(0);
+        }
     }
 }
 
-template void pack_panel<float>(MatrixView<float>, int64_t, int64_t, int64_t, float*);
-template void pack_panel<double>(MatrixView<double>, int64_t, int64_t, int64_t, double*);
+template void pack_panels<float>(MatrixView<float>, int64_t, int64_t, int64_t, float*);
+template void pack_panels<double>(MatrixView<double>, int64_t, int64_t, int64_t, double*);
 
 }  // namespace rnnkit

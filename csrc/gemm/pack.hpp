@@ -19,9 +19,11 @@ struct MatrixView {
     const T* at(int64_t i, int64_t j) const { return data + i * row_stride + j * col_stride; }
 };
 
-// OUT dst[k * width + j] = src(j, k) for j < n_valid, 0 for n_valid <= j < width;
-// IN src: viewed as (width-index j, depth k); kc: depth.
+// OUT panels q = 0, 1, ... of `width` columns each, at dst + q * width * kc:
+// dst[q * width * kc + k * width + j] = src(q * width + j, k) for the n_valid
+// columns, 0 in the padding of the last panel; IN src: viewed as (column j,
+// depth k); kc: depth.
 template <class T>
-void pack_panel(MatrixView<T> src, int64_t kc, int64_t n_valid, int64_t width, T* dst);
+void pack_panels(MatrixView<T> src, int64_t kc, int64_t n_valid, int64_t width, T* dst);
 
 }  // namespace rnnkit

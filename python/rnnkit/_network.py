@@ -267,13 +267,18 @@ def backward(spec, params, tape, d_output, *, bptt_steps=None, n_threads=None):
                     ..., k * hidden : (k + 1) * hidden
                 ]
                 d_h_n = None
-            g = ops.backward(cache, d_out, d_h_n, bptt_steps=bptt_steps, n_threads=n_threads)
+            # The first layer's d_x would be the gradient w.r.t. the data: not wanted.
+            wanted = layer > 0
+            g = ops.backward(
+                cache, d_out, d_h_n, bptt_steps=bptt_steps, n_threads=n_threads, input_grad=wanted
+            )
             prefix = f"rnn.{layer}."
             grads[prefix + "weight_ih" + suffix] = g.d_weight_ih
             grads[prefix + "weight_hh" + suffix] = g.d_weight_hh
             grads[prefix + "bias_ih" + suffix] = g.d_bias_ih
             grads[prefix + "bias_hh" + suffix] = g.d_bias_hh
-            d_x = g.d_x if d_x is None else d_x + g.d_x
+            if wanted:
+                d_x = g.d_x if d_x is None else d_x + g.d_x
         d_h = d_x
     return {name: grads[name] for name in params}
 

@@ -71,7 +71,7 @@ class ForwardResult:
 class Gradients:
     """What :func:`backward` returns: gradients w.r.t. every input of :func:`forward`."""
 
-    d_x: np.ndarray
+    d_x: np.ndarray | None  # None for backward(..., input_grad=False)
     d_h0: np.ndarray
     d_c0: np.ndarray | None
     d_weight_ih: np.ndarray
@@ -188,7 +188,9 @@ def forward(
     return ForwardResult(output, h_n, c_n, cache)
 
 
-def backward(cache, d_output, d_h_n=None, d_c_n=None, *, bptt_steps=None, n_threads=None):
+def backward(
+    cache, d_output, d_h_n=None, d_c_n=None, *, bptt_steps=None, n_threads=None, input_grad=True
+):
     """Backpropagation through time for one :func:`forward` call made with training=True.
 
     Parameters
@@ -200,6 +202,9 @@ def backward(cache, d_output, d_h_n=None, d_c_n=None, *, bptt_steps=None, n_thre
         windows [0, k), [k, 2k), ... of absolute step index and no gradient crosses a
         window boundary through h or c between two processed steps.
     n_threads : threads for the kernels; None uses all that OpenMP sees
+    input_grad : False skips ``d_x`` (returned as None), as torch does for an input that
+        does not require grad: a network's first layer has no use for it, and for a
+        long sequence of few inputs it is a pass over all of the gate gradients
 
     Returns
     -------
@@ -223,11 +228,13 @@ def backward(cache, d_output, d_h_n=None, d_c_n=None, *, bptt_steps=None, n_thre
     # A window of T steps or more is full BPTT; capping keeps it a C int64.
     window = 0 if bptt_steps is None else min(_as_positive_int(bptt_steps, "bptt_steps"), T)
     threads = _as_threads(n_threads)
+    input_grad = _as_bool(input_grad, "input_grad")
 
     gates, aux, h_prev, c_prev = cache.consume()
     grads = _core.backward(
         cell, activation, reverse, x, weight_ih, weight_hh, lengths, gates, aux, h_prev,
         c_prev, d_output, d_h_n, d_c_n, window, threads, leak_rate=leak_rate,
+        input_grad=input_grad,
     )  # fmt: skip
     return Gradients(*grads)
 
