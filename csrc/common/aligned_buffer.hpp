@@ -7,6 +7,10 @@
 #include <new>
 #include <utility>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 namespace rnnkit {
 
 template <class T>
@@ -18,6 +22,20 @@ class AlignedBuffer {
         if (count == 0) return;
         // aligned_alloc wants a size that is a multiple of the alignment.
         std::size_t bytes = (count * sizeof(T) + alignment - 1) / alignment * alignment;
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+        // Large buffers (a layer's input projection, the gate gradients: tens of MB
+        // for long sequences) are fresh memory at every call, and first touching it
+        // one 4 KiB page at a time cost about a fifth of a training step. Huge pages
+        // take one fault per 2 MiB, as numpy arranges for its own large arrays.
+        constexpr std::size_t huge = std::size_t(2) << 20;
+        if (bytes >= 2 * huge) {
+            bytes = (bytes + huge - 1) / huge * huge;
+            data_ = static_cast<T*>(std::aligned_alloc(huge, bytes));
+            if (data_ == nullptr) throw std::bad_alloc();
+            madvise(data_, bytes, MADV_HUGEPAGE);
+            return;
+        }
+#endif
         data_ = static_cast<T*>(std::aligned_alloc(alignment, bytes));
         if (data_ == nullptr) throw std::bad_alloc();
     }
