@@ -345,8 +345,9 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
     // Gradients w.r.t. every step's gate pre-activations: only the element-wise
     // part and d_h_{t-1} run inside the loop; the weight gradients, d_x and the
     // bias sums are single large products over all B*T rows after it.
-    AlignedBuffer<T> d_gates_ih(rows_all * GH), d_gates_hh_gru(gru ? rows_all * GH : 0);
-    T* d_gates_hh = gru ? d_gates_hh_gru.data() : d_gates_ih.data();
+    T* const d_gates_ih = a.d_gates;
+    AlignedBuffer<T> d_gates_hh_gru(gru ? rows_all * GH : 0);
+    T* d_gates_hh = gru ? d_gates_hh_gru.data() : d_gates_ih;
     const AlignedBuffer<T> weight = pack_weight_hh_backward(a.weight_hh, G, tiling, n_threads);
 
     // What flows from the step just handled to the one before it: the part of
@@ -393,8 +394,7 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
                 const int64_t b = b0 + r, tb = t_next * B + b;
                 prefetch(a.d_output + (b * steps + t_next) * H + j0, cols);
                 for (int64_t g = 0; g < G; ++g) {
-                    prefetch(a.cache.gates + tb * GH + g * H + j0, cols);
-                    prefetch(d_gates_ih.data() + tb * GH + g * H + j0, cols);
+                    prefetch(a.cache.gates + tb * GH + g * H + j0, cols);  // d_gates: the same
                     if (gru) prefetch(d_gates_hh + tb * GH + g * H + j0, cols);
                 }
                 if (a.cache.aux) prefetch(a.cache.aux + tb * H + j0, cols);
@@ -424,7 +424,7 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
             if (lstm)
                 for (int64_t j = 0; j < cols; ++j) d_c[j] = cut ? T(0) : carry_c.data()[state + j];
 
-            T* d_ih_row = d_gates_ih.data() + tb * GH + j0;
+            T* d_ih_row = d_gates_ih + tb * GH + j0;
             T* d_hh_row = d_gates_hh + tb * GH + j0;
             if (!valid) {  // padding: gradients pass through to the step before
                 for (int64_t g = 0; g < G; ++g) {
@@ -465,7 +465,7 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
     for (int64_t t = 0; a.lengths && t < steps; ++t)
         for (int64_t b = 0; b < B; ++b)
             if (!is_valid(a.lengths, b, t)) std::fill_n(x_steps.data() + (t * B + b) * I, I, T(0));
-    const MatrixView<T> d_ih_t{d_gates_ih.data(), 1, GH}, d_hh_t{d_gates_hh, 1, GH};
+    const MatrixView<T> d_ih_t{d_gates_ih, 1, GH}, d_hh_t{d_gates_hh, 1, GH};
     gemm<T>({GH, I, rows_all}, d_ih_t, MatrixView<T>{x_steps.data(), I, 1}, a.d_weight_ih, I, false,
             n_threads, run.isa);
     gemm<T>({GH, H, rows_all}, d_hh_t, MatrixView<T>{a.cache.h_prev, H, 1}, a.d_weight_hh, H, false,
@@ -475,7 +475,7 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
                 d_x_steps.data(), I, false, n_threads, run.isa);
         swap_leading_axes(d_x_steps.data(), steps, B, I, a.d_x, n_threads);
     }
-    column_sums(d_gates_ih.data(), rows_all, GH, a.d_bias_ih, n_threads);
+    column_sums(d_gates_ih, rows_all, GH, a.d_bias_ih, n_threads);
     // rnn and lstm add both biases to the same pre-activations: one sum serves both.
     if (gru)
         column_sums(d_gates_hh, rows_all, GH, a.d_bias_hh, n_threads);

@@ -55,6 +55,9 @@ struct BackwardArgs {
     const T* d_c_n;      // (B, H) or nullptr (lstm)
     int64_t bptt_steps;  // window of truncated BPTT; 0 for full BPTT
     // OUT
+    T* d_gates;      // (T, B, G*H) the gradients w.r.t. each step's gate pre-activations
+                     // (as W_ih sees them): scratch, and may be cache.gates itself, which
+                     // the backward then consumes; each row is read before it is written
     T* d_x;          // (B, T, I), or nullptr when not wanted (a network's first layer)
     T* d_h0;         // (B, H)
     T* d_c0;         // (B, H) lstm, else nullptr

@@ -910,6 +910,9 @@ def core_backward_cases(cell, dtype):
     case("gates", ValueError, gates=np.zeros((B, T), dtype))
     case("gates", ValueError, gates=np.zeros((B, 2 * T, g * H), dtype)[:, ::2])
     case("gates", TypeError, gates=base["gates"].astype(other))
+    read_only = base["gates"].copy()
+    read_only.flags.writeable = False  # the backward writes the gradients over it
+    case("gates.*writeable", ValueError, gates=read_only)
     case("h_prev", ValueError, h_prev=np.zeros((B, T, H + 1), dtype))
     case("h_prev", ValueError, h_prev=np.zeros((B, T - 1, H), dtype))
     case("h_prev", TypeError, h_prev=base["h_prev"].astype(other))
@@ -941,11 +944,18 @@ def core_backward_cases(cell, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_core_backward_rejects_bad_arguments(cell, dtype):
     good = core_backward_args(cell, dtype)
-    reference = core_backward(good)
+    pristine = {k: v.copy() for k, v in good.items() if isinstance(v, np.ndarray)}
+
+    def fresh_cache():  # a good call consumes the cache: its gates become the gradients
+        return dict(good, gates=good["gates"].copy())
+
+    reference = core_backward(fresh_cache())
     for name, error, changes in core_backward_cases(cell, dtype):
         with pytest.raises(error, match=name):
             core_backward(dict(good, **changes))
-    again = core_backward(good)
+    for key, value in pristine.items():  # nothing was written before the error
+        assert np.array_equal(good[key], value, equal_nan=True), key
+    again = core_backward(fresh_cache())
     for a, b in zip(reference, again):
         if a is None:
             assert b is None

@@ -42,6 +42,15 @@ const T* checked(const py::array& array, const char* name, const Shape& shape) {
     return static_cast<const T*>(array.data());
 }
 
+// As checked, for an array the kernel may overwrite (a consumed cache).
+template <class T>
+T* checked_writeable(const py::array& array, const char* name, const Shape& shape) {
+    const T* data = checked<T>(array, name, shape);
+    if (!array.writeable())
+        throw py::value_error(std::string(name) + ": expected a writeable array");
+    return const_cast<T*>(data);
+}
+
 template <class T>
 const T* optional(const py::object& object, const char* name, const Shape& shape) {
     return object.is_none() ? nullptr : checked<T>(object.cast<py::array>(), name, shape);
@@ -169,7 +178,10 @@ py::tuple backward(const rnnkit::SequenceShape& s, const py::array& x, const py:
     args.weight_ih = checked<T>(weight_ih, "weight_ih", {GH, I});
     args.weight_hh = checked<T>(weight_hh, "weight_hh", {GH, H});
     args.lengths = checked_lengths(lengths, B, steps);
-    args.cache.gates = checked<T>(gates, "cache.gates", {steps, B, GH});
+    // The gate gradients overwrite the cache's gates: a cache serves one backward,
+    // and a fresh buffer as large (tens of MB for long sequences) costs its page faults.
+    args.d_gates = checked_writeable<T>(gates, "cache.gates", {steps, B, GH});
+    args.cache.gates = args.d_gates;
     args.cache.aux = s.cell == Cell::rnn ? nullptr : checked<T>(aux, "cache.aux", {steps, B, H});
     args.cache.h_prev = checked<T>(h_prev, "cache.h_prev", {steps, B, H});
     args.cache.c_prev = lstm ? checked<T>(c_prev, "cache.c_prev", {steps, B, H}) : nullptr;

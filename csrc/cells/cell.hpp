@@ -48,7 +48,10 @@ struct CellBackwardRow {
     int64_t hidden;  // H
     T leak_rate;     // rnn: as in CellForwardRow
     // OUT (gate stride H)
-    T* d_gates_ih;  // dL/d(pre-activation), as seen by W_ih, b_ih and x
+    // dL/d(pre-activation), as seen by W_ih, b_ih and x. May be `gates` itself (the
+    // backward reuses the consumed cache): each element's gates are read before its
+    // gradients are written, and the two pointers are not declared __restrict.
+    T* d_gates_ih;
     T* d_gates_hh;  // gru only: as seen by W_hh, b_hh and h (rnn, lstm: same as ih)
     T* d_h_prev;    // the part of dL/dh_{t-1} that bypasses W_hh (gru: z * d_h; rnn: (1 - a) * d_h)
     T* d_c_prev;    // lstm: dL/dc_{t-1}

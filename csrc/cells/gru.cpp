@@ -49,14 +49,14 @@ struct GruRow {
     static void backward(const CellBackwardRow<T>& row, int64_t n) {
         const int64_t H = row.hidden;
         const T* __restrict d_h = row.d_h;
-        const T* __restrict gate_r = row.gates;
-        const T* __restrict gate_z = row.gates + H;
-        const T* __restrict gate_n = row.gates + 2 * H;
+        const T* gate_r = row.gates;
+        const T* gate_z = row.gates + H;
+        const T* gate_n = row.gates + 2 * H;
         const T* __restrict hn_lin = row.aux;
         const T* __restrict h_prev = row.h_prev;
-        T* __restrict d_ih_r = row.d_gates_ih;
-        T* __restrict d_ih_z = row.d_gates_ih + H;
-        T* __restrict d_ih_n = row.d_gates_ih + 2 * H;
+        T* d_ih_r = row.d_gates_ih;
+        T* d_ih_z = row.d_gates_ih + H;
+        T* d_ih_n = row.d_gates_ih + 2 * H;
         T* __restrict d_hh_r = row.d_gates_hh;
         T* __restrict d_hh_z = row.d_gates_hh + H;
         T* __restrict d_hh_n = row.d_gates_hh + 2 * H;

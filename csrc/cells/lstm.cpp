@@ -55,16 +55,16 @@ struct LstmRow {
         const int64_t H = row.hidden;
         const T* __restrict d_h = row.d_h;
         const T* __restrict d_c_next = row.d_c;
-        const T* __restrict gate_i = row.gates;
-        const T* __restrict gate_f = row.gates + H;
-        const T* __restrict gate_g = row.gates + 2 * H;
-        const T* __restrict gate_o = row.gates + 3 * H;
+        const T* gate_i = row.gates;
+        const T* gate_f = row.gates + H;
+        const T* gate_g = row.gates + 2 * H;
+        const T* gate_o = row.gates + 3 * H;
         const T* __restrict act_c = row.aux;
         const T* __restrict c_prev = row.c_prev;
-        T* __restrict d_i = row.d_gates_ih;
-        T* __restrict d_f = row.d_gates_ih + H;
-        T* __restrict d_g = row.d_gates_ih + 2 * H;
-        T* __restrict d_o = row.d_gates_ih + 3 * H;
+        T* d_i = row.d_gates_ih;
+        T* d_f = row.d_gates_ih + H;
+        T* d_g = row.d_gates_ih + 2 * H;
+        T* d_o = row.d_gates_ih + 3 * H;
         T* __restrict d_h_prev = row.d_h_prev;
         T* __restrict d_c_prev = row.d_c_prev;
 #pragma omp simd

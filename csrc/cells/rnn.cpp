@@ -42,8 +42,8 @@ struct RnnRow {
 
     static void backward(const CellBackwardRow<T>& row, int64_t n) {
         const T* __restrict d_h = row.d_h;
-        const T* __restrict y = row.gates;
-        T* __restrict d_pre = row.d_gates_ih;
+        const T* y = row.gates;
+        T* d_pre = row.d_gates_ih;
         T* __restrict d_h_prev = row.d_h_prev;
         if (row.leak_rate == T(1)) {
 #pragma omp simd
