@@ -82,8 +82,10 @@ struct StepSchedule {
             DenormalGuard denormals;
             const int thread = omp_get_thread_num();
             if (by_rows) {
-                const int64_t p0 = tiling.row_panels * thread / threads;
-                const int64_t p1 = tiling.row_panels * (thread + 1) / threads;
+                // The team OpenMP gave, which may be smaller than asked for.
+                const int team = omp_get_num_threads();
+                const int64_t p0 = tiling.row_panels * thread / team;
+                const int64_t p1 = tiling.row_panels * (thread + 1) / team;
                 // Panels innermost: a block of weights serves all of them in turn.
                 for (int64_t step = 0; step < steps; ++step)
                     for (int64_t jb = 0; jb < tiling.hidden_blocks; ++jb)

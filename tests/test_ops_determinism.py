@@ -3,10 +3,14 @@
 * forward outputs and every backward gradient are the same bits for any n_threads,
 * a row's forward result does not depend on the rest of its batch,
 * concurrent calls from Python threads give the same bits as serial calls,
+* a smaller OpenMP team than asked for (OMP_THREAD_LIMIT) gives the same bits,
 * the GEMM and the cell math give the same bits for every ISA and thread count,
 * all of that for the leaky rnn (leak_rate < 1) too, and leak_rate=1 is the default's bits.
 """
 
+import os
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -321,6 +325,40 @@ def test_concurrent_python_threads_match_serial():
             assert_bitwise(serial[k], result, f"job {k}")
 
 
+# Forward, backward and a GEMM on argv[2] threads, saved to argv[1].
+_CHILD_SCRIPT = """
+import sys
+import numpy as np
+from rnnkit import _core, ops
+path, threads = sys.argv[1], int(sys.argv[2])
+rng = np.random.default_rng(0)
+x = rng.normal(size=(64, 6, 3))
+w_ih, w_hh = rng.normal(0, 0.2, (256, 3)), rng.normal(0, 0.2, (256, 64))
+b = rng.normal(0, 0.2, 256)
+res = ops.forward("lstm", x, w_ih, w_hh, b, b, training=True, n_threads=threads)
+g = ops.backward(res.cache, np.ones_like(res.output), n_threads=threads)
+a, m = rng.normal(size=(300, 513)), rng.normal(size=(513, 64))
+product = _core.gemm(a, m, "best", threads)
+np.savez(path, output=res.output, d_weight_hh=g.d_weight_hh, d_x=g.d_x, product=product)
+"""
+
+
+def test_smaller_openmp_team_than_asked_for(tmp_path):
+    """OpenMP may run a region on fewer threads than asked (a thread limit, a nested
+    region): the kernels share the work out between the threads they get."""
+
+    def child(name, threads, **env):
+        path = tmp_path / f"{name}.npz"
+        command = [sys.executable, "-c", _CHILD_SCRIPT, str(path), str(threads)]
+        subprocess.run(command, env=dict(os.environ, **env), check=True)
+        return np.load(path)
+
+    limited = child("limited", 3, OMP_THREAD_LIMIT="1")  # asks for 3, gets 1
+    alone = child("alone", 1)
+    for name in ("output", "d_weight_hh", "d_x", "product"):
+        assert np.array_equal(limited[name], alone[name]), name
+
+
 # --------------------------------------------------------------------------------------------
 # GEMM
 # --------------------------------------------------------------------------------------------
@@ -336,6 +374,14 @@ GEMM_SHAPES = [  # (m, k, n)
     (7, 300, 13),
     (13, 300, 7),
     (33, 1, 17),
+    # Each path of the GEMM: a handful of columns (run as the transposed product),
+    # a single row (the single-row kernel), more columns than are packed at once
+    # (2048), and depths of several blocks (256).
+    (300, 513, 1),
+    (5000, 40, 3),
+    (1, 257, 300),
+    (2, 3, 4100),
+    (37, 700, 2),
 ]
 
 
@@ -364,3 +410,8 @@ def test_gemm_bitwise_across_isa_and_threads(dtype, shape):
     # strided and transposed views of the same values give the same bits
     c = _core.gemm(np.asfortranarray(a), b.T.copy().T, ISAS[0], 2)
     assert np.array_equal(c, expected)
+    # each element is one multiply-add chain over k, whatever the path: the transposed
+    # product and any single row of A give the same bits
+    assert np.array_equal(_core.gemm(b.T, a.T, ISAS[0], 2).T, expected)
+    for i in {0, m // 2, m - 1}:
+        assert np.array_equal(_core.gemm(a[i : i + 1], b, ISAS[0], 2), expected[i : i + 1])

@@ -73,9 +73,10 @@ void gemm_block(const GemmShape& shape, MatrixView<T> a, MatrixView<T> b, T* c, 
             // B's column panels are shared by all row blocks: pack them once,
             // each thread a run of panels.
             {
-                const int thread = omp_get_thread_num();
-                const int64_t p0 = n_panels * thread / threads;
-                const int64_t p1 = n_panels * (thread + 1) / threads;
+                // The team OpenMP gave, which may be smaller than asked for.
+                const int thread = omp_get_thread_num(), team = omp_get_num_threads();
+                const int64_t p0 = n_panels * thread / team;
+                const int64_t p1 = n_panels * (thread + 1) / team;
                 if (p0 < p1)
                     pack_panels(MatrixView<T>{b.at(k0, p0 * nr), b.col_stride, b.row_stride}, kc,
                                 std::min(n, p1 * nr) - p0 * nr, nr, b_packed.data() + p0 * nr * kc);
