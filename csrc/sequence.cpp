@@ -8,6 +8,7 @@
 #include "cells/cell.hpp"
 #include "common/aligned_buffer.hpp"
 #include "common/parallel.hpp"
+#include "common/prefetch.hpp"
 #include "gemm/gemm.hpp"
 
 namespace rnnkit {
@@ -116,19 +117,6 @@ bool is_valid(const int64_t* lengths, int64_t b, int64_t t) {
 template <class T>
 void copy_n(const T* src, int64_t n, T* dst) {
     std::copy(src, src + n, dst);
-}
-
-// Asks for the cache lines of [p, p + n) ahead of their use. The time loops
-// read (and write) rows of step-major buffers far larger than any cache, one
-// step at a time: a task's mr short rows, each a stride apart, are a pattern
-// the hardware prefetchers do not follow, so without this the cell math of
-// the cosine RNN waited on memory for as long as its GEMM ran.
-template <class T>
-void prefetch(const T* p, int64_t n) {
-    constexpr uintptr_t line = 64;
-    const uintptr_t end = reinterpret_cast<uintptr_t>(p + n);
-    for (uintptr_t at = reinterpret_cast<uintptr_t>(p) & ~(line - 1); at < end; at += line)
-        __builtin_prefetch(reinterpret_cast<const void*>(at));
 }
 
 // OUT dst[j * stride] = src[j] for j < n: one row of h into a packed A panel.
@@ -289,7 +277,8 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
             kernel.fn(H, h_panels + panel, weight.data() + (tiling.block(task) * G + g) * H * nr,
                       tile + g * mr * nr, nr, mr, nr, false);
 
-        // The same rows of the next step's input projection, while this one's cell math runs.
+        // The same rows of the next step's input projection, while this one's cell math
+        // runs: without it the cosine RNN's cell math waited on memory as long as its GEMM ran.
         if (step + 1 < steps) {
             const T* next = projection.data() + s.time_at(step + 1) * B * GH + j0;
             for (int64_t r = 0; r < rows; ++r)

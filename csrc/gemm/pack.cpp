@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/prefetch.hpp"
+
 namespace rnnkit {
 namespace {
 
@@ -42,15 +44,18 @@ void pack_panels(MatrixView<T> src, int64_t kc, int64_t n_valid, int64_t width, 
     // would take a short slice of every row (of d_gates and h in the weight
     // gradients), a stride they lose at every page. The rows a few k ahead are
     // asked for as well, for slices narrower than a page.
-    constexpr int64_t ahead = 8, line = 64 / sizeof(T);
+    constexpr int64_t ahead = 8;
     const int64_t last = (n_valid - 1) * src.row_stride;
     for (int64_t k = 0; k < kc; ++k) {
         const T* in = src.data + k * src.col_stride;
         if (k + ahead < kc) {
             const T* later = in + ahead * src.col_stride;
-            const int64_t step = src.row_stride == 1 ? line : std::max<int64_t>(last, 1);
-            for (int64_t at = 0; at < last + 1; at += step) __builtin_prefetch(later + at);
-            __builtin_prefetch(later + last);
+            if (src.row_stride == 1) {
+                prefetch(later, n_valid);
+            } else {  // a strided slice: its first and last elements
+                prefetch(later, 1);
+                prefetch(later + last, 1);
+            }
         }
         for (int64_t q = 0; q < panels; ++q) {
             T* out = dst + q * width * kc + k * width;
