@@ -23,7 +23,10 @@ Layout
 * ``lengths``: (B,) ints in [1, T]; step t is *valid* for sequence b iff t < lengths[b].
   At invalid steps the state is carried unchanged and the output is 0.
 
-Public API: :func:`forward` and :func:`backward`.
+Public API: :func:`forward` and :func:`backward`; and :func:`optimizer_update`, the
+reference of the optimizer kernel (``_core.optimizer_update``), which unlike the rest
+computes in the parameters' dtype, step by step in the kernel's order, so that the two
+agree bit for bit.
 """
 
 import numpy as np
@@ -371,3 +374,32 @@ def backward(cache, d_output, d_h_n=None, d_c_n=None, *, bptt_steps=None):
         d_bias_ih=d_params[2].astype(dtype),
         d_bias_hh=d_params[3].astype(dtype),
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Optimizer updates
+# --------------------------------------------------------------------------------------------
+
+
+def optimizer_update(kind, params, grad, first, second, *, learning_rate, decay1, decay2,
+                     epsilon, t):  # fmt: skip
+    """Adam / SGD with momentum / RMSprop on 1-D arrays, in place, as the kernel does it:
+    coefficients computed in double and rounded to the dtype once, then every element
+    operation in the dtype (numpy scalars of that type, so nothing is promoted)."""
+    dt = params.dtype.type
+    g = grad
+    if kind == "adam":
+        b1, c1, b2, c2 = dt(decay1), dt(1.0 - decay1), dt(decay2), dt(1.0 - decay2)
+        bias2 = dt(np.sqrt(1.0 - decay2**t))
+        step = dt(learning_rate / (1.0 - decay1**t))
+        first[:] = first * b1 + c1 * g
+        second[:] = second * b2 + c2 * (g * g)
+        params[:] = params - step * (first / (np.sqrt(second) / bias2 + dt(epsilon)))
+    elif kind == "sgd":
+        first[:] = first * dt(decay1) + g
+        params[:] = params - dt(learning_rate) * first
+    elif kind == "rmsprop":
+        first[:] = first * dt(decay1) + dt(1.0 - decay1) * (g * g)
+        params[:] = params - dt(learning_rate) * (g / (np.sqrt(first) + dt(epsilon)))
+    else:
+        raise ValueError(kind)

@@ -412,6 +412,7 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
             _optimizers.update(
                 self._optimizer_state, flat, grad,
                 learning_rate=self.learning_rate, momentum=self.momentum, decay=self.decay,
+                n_threads=threads,
             )  # fmt: skip
             total += loss * w_sum
             total_weight += w_sum

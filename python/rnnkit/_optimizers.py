@@ -1,13 +1,16 @@
 """Gradient-descent updates on one flat parameter vector.
 
 The estimators keep all parameters in one contiguous vector (the ``params_`` arrays are
-views into it), so an update is a handful of numpy operations whatever the number of
-layers. The learning rate at update t (counting from 0) is ``lr / (1 + decay * t)``.
+views into it), so an update is one call whatever the number of layers. The learning
+rate at update t (counting from 0) is ``lr / (1 + decay * t)``.
 
 - "adam": Kingma & Ba with bias correction, in PyTorch's form (beta1 0.9, beta2 0.999,
   eps 1e-8 added to the corrected sqrt(v));
 - "sgd": momentum in PyTorch's form, ``v = momentum * v + g; p -= lr * v``;
 - "rmsprop": Keras' defaults, ``s = 0.9 s + 0.1 g^2; p -= lr g / (sqrt(s) + 1e-7)``.
+
+Each update is one compiled pass over the parameters, the gradient and the moments
+(``_core.optimizer_update``), with the element arithmetic in the parameters' dtype.
 
 The state is a dict of arrays and numbers, so it pickles with the estimator and
 ``warm_start`` / ``partial_fit`` continue where the last call stopped.
@@ -16,6 +19,9 @@ The state is a dict of arrays and numbers, so it pickles with the estimator and
 from __future__ import annotations
 
 import numpy as np
+
+from . import _core
+from .ops import _as_threads
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 
@@ -39,36 +45,24 @@ def matches(state, name, flat):
     return state is not None and state["name"] == name and state["size"] == flat.size
 
 
-def update(state, flat, grad, *, learning_rate, momentum, decay):
-    """One step on ``flat`` in place; ``grad`` may be overwritten."""
+def update(state, flat, grad, *, learning_rate, momentum, decay, n_threads=None):
+    """One step on ``flat`` and the state's moments in place, in one compiled pass
+    (``csrc/optim/update.cpp``; ``tests/reference.py`` has it in numpy)."""
     name = state["name"]
     lr = learning_rate / (1.0 + decay * state["updates"])
     state["updates"] += 1
     if name == "adam":
-        beta1, beta2 = _ADAM_BETAS
-        t = state["updates"]
-        m, v = state["m"], state["v"]
-        m *= beta1
-        m += (1.0 - beta1) * grad
-        v *= beta2
-        grad *= grad
-        v += (1.0 - beta2) * grad
-        denominator = np.sqrt(v)
-        denominator /= np.sqrt(1.0 - beta2**t)
-        denominator += _ADAM_EPS
-        flat -= (lr / (1.0 - beta1**t)) * (m / denominator)
+        first, second = state["m"], state["v"]
+        decay1, decay2, eps = *_ADAM_BETAS, _ADAM_EPS
     elif name == "sgd":
-        velocity = state["velocity"]
-        velocity *= momentum
-        velocity += grad
-        flat -= lr * velocity
+        first, second, decay1, decay2, eps = state["velocity"], None, momentum, 0.0, 0.0
     else:
-        square = state["square"]
-        square *= _RMSPROP_RHO
-        square += (1.0 - _RMSPROP_RHO) * (grad * grad)
-        denominator = np.sqrt(square)
-        denominator += _RMSPROP_EPS
-        flat -= lr * (grad / denominator)
+        first, second = state["square"], None
+        decay1, decay2, eps = _RMSPROP_RHO, 0.0, _RMSPROP_EPS
+    _core.optimizer_update(
+        name, flat, grad, first, second, learning_rate=lr, decay1=decay1, decay2=decay2,
+        epsilon=eps, t=state["updates"], n_threads=_as_threads(n_threads),
+    )  # fmt: skip
 
 
 def clip(grad, *, clip_value, clip_norm):
