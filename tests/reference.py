@@ -403,3 +403,31 @@ def optimizer_update(kind, params, grad, first, second, *, learning_rate, decay1
         params[:] = params - dt(learning_rate) * (g / (np.sqrt(first) + dt(epsilon)))
     else:
         raise ValueError(kind)
+
+
+# --------------------------------------------------------------------------------------------
+# Dropout
+# --------------------------------------------------------------------------------------------
+
+
+def _splitmix64(seed, k):
+    """Output number k (an array of them) of SplitMix64 started at ``seed``; uint64
+    arithmetic wraps modulo 2^64 as the algorithm needs."""
+    with np.errstate(over="ignore"):
+        z = np.uint64(seed) + (k.astype(np.uint64) + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def dropout(h, rate, seed):
+    """(h * mask, mask) of the dropout kernel: element i's 32-bit draw is the low (i even)
+    or high (i odd) half of SplitMix64 output i // 2, and the element is dropped when the
+    draw is below ceil(rate * 2^32) (at most 2^32 - 1)."""
+    index = np.arange(h.size)
+    words = _splitmix64(seed, index // 2)
+    draws = np.where(index % 2 == 0, words & np.uint64(0xFFFFFFFF), words >> np.uint64(32))
+    threshold = np.uint64(min(np.ceil(rate * 2.0**32), 2.0**32 - 1))
+    scale = h.dtype.type(1.0 / (1.0 - rate))
+    mask = np.where(draws >= threshold, scale, h.dtype.type(0)).reshape(h.shape)
+    return h * mask, mask

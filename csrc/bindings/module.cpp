@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "dropout/dropout.hpp"
 #include "gemm/gemm.hpp"
 #include "optim/update.hpp"
 #include "sequence.hpp"
@@ -268,10 +269,27 @@ void optimizer_update(const rnnkit::UpdateRule& rule, const py::array& params,
     rnnkit::optimizer_update<T>(n, rule, args, threads);
 }
 
-bool is_float64(const py::array& x) {
+template <class T>
+py::tuple dropout(const py::array& input, double rate, uint64_t seed, int n_threads) {
+    const Shape shape(input.shape(), input.shape() + input.ndim());
+    rnnkit::DropoutArgs<T> args{};
+    args.input = checked<T>(input, "input", shape);
+    if (!(rate >= 0.0 && rate < 1.0)) throw py::value_error("rate: expected a number in [0, 1)");
+    const int threads = checked_threads(n_threads);
+    py::array_t<T> output(shape), mask(shape);
+    args.output = mutable_data(output);
+    args.mask = mutable_data(mask);
+    {
+        py::gil_scoped_release release;
+        rnnkit::dropout<T>({input.size(), rate, seed}, args, threads);
+    }
+    return py::make_tuple(output, mask);
+}
+
+bool is_float64(const py::array& x, const char* name = "x") {
     if (x.dtype().equal(py::dtype::of<double>())) return true;
     if (x.dtype().equal(py::dtype::of<float>())) return false;
-    throw py::type_error("x: expected dtype float32 or float64");
+    throw py::type_error(std::string(name) + ": expected dtype float32 or float64");
 }
 
 }  // namespace
@@ -340,6 +358,15 @@ PYBIND11_MODULE(_core, m) {
         py::arg("learning_rate"), py::arg("decay1"), py::arg("decay2"), py::arg("epsilon"),
         py::arg("t"), py::arg("n_threads"),
         "One optimizer update of params and its moments in place (rnnkit._optimizers).");
+
+    m.def(
+        "dropout",
+        [](const py::array& input, double rate, uint64_t seed, int n_threads) {
+            return is_float64(input, "input") ? dropout<double>(input, rate, seed, n_threads)
+                                              : dropout<float>(input, rate, seed, n_threads);
+        },
+        py::arg("input"), py::arg("rate"), py::arg("seed"), py::arg("n_threads"),
+        "(input * mask, mask) of inverted dropout (rnnkit._network).");
 
     m.def("max_threads", &omp_get_max_threads,
           "Threads OpenMP would use by default (respects OMP_NUM_THREADS).");

@@ -21,12 +21,13 @@ depends on the other rows of its batch.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
-from . import ops
+from . import _core, ops
 
 
 @dataclass(frozen=True)
@@ -109,9 +110,16 @@ def _orthogonal(rng, shape):
     its (H, G*H) recurrent kernel orthonormal rows."""
     # One BLAS thread: a multithreaded QR of these small matrices gains nothing and
     # slowed to seconds when the cores were shared with other processes.
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _blas().limit(limits=1, user_api="blas"):
         q, r = np.linalg.qr(rng.standard_normal(shape))
     return q * np.sign(np.diag(r))  # sign fix: uniform over orthogonal matrices
+
+
+@functools.cache
+def _blas():
+    """numpy's BLAS, found once: threadpool_limits would scan the loaded libraries on
+    every call (0.4 ms, twice per fit of a two-layer network)."""
+    return ThreadpoolController()
 
 
 @dataclass
@@ -169,6 +177,7 @@ def forward_from(spec, params, x, lengths, state, *, training=False, rng=None, n
                 activation=spec.activation,
                 training=training,
                 n_threads=n_threads,
+                _borrow=True,  # nothing changes the inputs or weights before backward
             )
             for suffix in spec.directions
         ]
@@ -177,7 +186,7 @@ def forward_from(spec, params, x, lengths, state, *, training=False, rng=None, n
             h = _concat([r.h_n for r in results])
         else:
             h = _concat([r.output for r in results])
-        h, mask = _dropout(h, dropout, rng)
+        h, mask = _dropout(h, dropout, rng, n_threads)
         if training:
             tape.caches.append([r.cache for r in results])
             tape.recurrent_masks.append(mask)
@@ -227,7 +236,7 @@ def _head(spec, params, rows, dropout, rng, tape, n_threads):
             tape.head_inputs.append(rows)
         rows = _linear(rows, params, f"dense.{layer}", n_threads)
         np.maximum(rows, 0, out=rows)
-        rows, mask = _dropout(rows, dropout, rng)
+        rows, mask = _dropout(rows, dropout, rng, n_threads)
         if tape is not None:
             tape.head_masks.append(mask)
     if tape is not None:
@@ -294,13 +303,13 @@ def _concat(arrays):
     return arrays[0] if len(arrays) == 1 else np.concatenate(arrays, axis=-1)
 
 
-def _dropout(h, rate, rng):
-    """Inverted dropout: training scales kept units by 1/(1-rate), inference does nothing."""
+def _dropout(h, rate, rng, n_threads):
+    """Inverted dropout: training scales kept units by 1/(1-rate), inference does nothing.
+    The mask comes from one 64-bit seed drawn from ``rng`` (``csrc/dropout``)."""
     if rate == 0.0:
         return h, None
-    keep = rng.random(h.shape, dtype=h.dtype) >= rate
-    mask = np.multiply(keep, h.dtype.type(1.0 / (1.0 - rate)), dtype=h.dtype)
-    return h * mask, mask
+    seed = rng.bit_generator.random_raw()
+    return _core.dropout(np.ascontiguousarray(h), rate, seed, ops._as_threads(n_threads))
 
 
 def _linear(rows, params, prefix, n_threads):

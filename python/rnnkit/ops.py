@@ -124,6 +124,7 @@ def forward(
     training=False,
     n_threads=None,
     leak_rate=1.0,
+    _borrow=False,
 ):
     """Run one recurrent layer over a batch of sequences.
 
@@ -144,6 +145,9 @@ def forward(
         leaky-integrator state update h_t = (1 - a) * h_{t-1} + a * act(W_ih x_t + b_ih +
         W_hh h_{t-1} + b_hh) of echo state networks. 1 (the default) is the plain cell,
         with exactly the same results; :func:`backward` supports any a.
+    _borrow : internal (rnnkit's network): the cache references ``x``, the weights and
+        ``lengths`` instead of copying them; the caller leaves them unchanged until
+        :func:`backward`.
 
     Returns
     -------
@@ -181,7 +185,7 @@ def forward(
     if training:
         # Private copies: the caller may update weights in place before backward.
         saved = tuple(
-            None if a is None else np.array(a, copy=True)
+            a if a is None or _borrow else np.array(a, copy=True)
             for a in (x, weight_ih, weight_hh, lengths)
         )
         cache = _Cache((cell, activation, reverse, leak_rate), arrays, saved)
