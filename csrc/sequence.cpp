@@ -198,11 +198,11 @@ void swap_leading_axes(const T* src, int64_t n0, int64_t n1, int64_t width, T* d
             copy_n(src + (i0 * n1 + i1) * width, width, dst + (i1 * n0 + i0) * width);
 }
 
-// x W_ih^T + b_ih + b_hh for every step at once (step-major rows). gru keeps
-// b_hn out: it is applied inside the reset gate's product.
+// x W_ih^T + b_ih + b_hh for every step at once (step-major rows) into `out`
+// (B*T, G*H). gru keeps b_hn out: it is applied inside the reset gate's product.
 template <class T>
-AlignedBuffer<T> input_projection(const SequenceShape& s, const T* x_steps, const T* weight_ih,
-                                  const T* bias_ih, const T* bias_hh, Execution run) {
+void input_projection(const SequenceShape& s, const T* x_steps, const T* weight_ih,
+                      const T* bias_ih, const T* bias_hh, T* out, Execution run) {
     const int n_threads = run.n_threads;
     const int64_t rows = s.batch * s.steps, H = s.hidden, GH = s.gates() * H;
     std::vector<T> bias(GH);
@@ -210,13 +210,10 @@ AlignedBuffer<T> input_projection(const SequenceShape& s, const T* x_steps, cons
         const bool inside_reset = s.cell == Cell::gru && n >= 2 * H;
         bias[n] = inside_reset ? bias_ih[n] : bias_ih[n] + bias_hh[n];
     }
-    AlignedBuffer<T> projection(rows * GH);
-    T* out = projection.data();
 #pragma omp parallel for num_threads(threads_for(n_threads, rows, rows* GH)) schedule(static)
     for (int64_t i = 0; i < rows; ++i) copy_n(bias.data(), GH, out + i * GH);
     gemm<T>({rows, GH, s.input}, MatrixView<T>{x_steps, s.input, 1},
             MatrixView<T>{weight_ih, 1, s.input}, out, GH, /*accumulate=*/true, n_threads, run.isa);
-    return projection;
 }
 
 }  // namespace
@@ -235,8 +232,12 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
 
     AlignedBuffer<T> x_steps(B * steps * s.input);
     swap_leading_axes(a.x, B, steps, s.input, x_steps.data(), n_threads);
-    const AlignedBuffer<T> projection =
-        input_projection(s, x_steps.data(), a.weight_ih, a.bias_ih, a.bias_hh, run);
+    // Training projects into the cache's gates, which each step's cell math then
+    // overwrites row by row with the activations: a buffer as large (40 MB for the
+    // cosine RNN) less to allocate and fault in at every call.
+    AlignedBuffer<T> projection_scratch(training ? 0 : B * steps * GH);
+    T* const projection = training ? a.cache.gates : projection_scratch.data();
+    input_projection(s, x_steps.data(), a.weight_ih, a.bias_ih, a.bias_hh, projection, run);
     const AlignedBuffer<T> weight = pack_weight_hh_forward(a.weight_hh, G, tiling, n_threads);
 
     // The state, double-buffered: step t reads one half and writes the other.
@@ -280,7 +281,7 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
         // The same rows of the next step's input projection, while this one's cell math
         // runs: without it the cosine RNN's cell math waited on memory as long as its GEMM ran.
         if (step + 1 < steps) {
-            const T* next = projection.data() + s.time_at(step + 1) * B * GH + j0;
+            const T* next = projection + s.time_at(step + 1) * B * GH + j0;
             for (int64_t r = 0; r < rows; ++r)
                 for (int64_t g = 0; g < G; ++g) prefetch(next + (b0 + r) * GH + g * H, cols);
         }
@@ -290,16 +291,16 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
                 copy_n(h_prev + state, cols, a.cache.h_prev + tb * H + j0);
                 if (lstm) copy_n(c_prev + state, cols, a.cache.c_prev + tb * H + j0);
             }
-            T* out = a.output + (b * steps + t) * H + j0;
+            T* out = a.output ? a.output + (b * steps + t) * H + j0 : nullptr;
             if (!is_valid(a.lengths, b, t)) {  // padding: carry the state, output 0
                 copy_n(h_prev + state, cols, h_next + state);
                 if (lstm) copy_n(c_prev + state, cols, c_next + state);
-                std::fill(out, out + cols, T(0));
+                if (out) std::fill(out, out + cols, T(0));
             } else {
                 CellForwardRow<T> row;
                 row.recurrent = tile + r * nr;
                 row.recurrent_stride = mr * nr;
-                row.projection = projection.data() + tb * GH + j0;
+                row.projection = projection + tb * GH + j0;
                 row.bias_hn = gru ? a.bias_hh + 2 * H + j0 : nullptr;
                 row.h_prev = h_prev + state;
                 row.c_prev = lstm ? c_prev + state : nullptr;
@@ -311,7 +312,7 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
                 row.gates_stride = training ? H : nr;
                 row.aux = training && a.cache.aux ? a.cache.aux + tb * H + j0 : aux_scratch;
                 cell.forward(row, cols);
-                copy_n(row.h, cols, out);
+                if (out) copy_n(row.h, cols, out);
             }
             scatter(h_next + state, cols, mr, h_panels_next + panel + j0 * mr + r);
         }
@@ -383,7 +384,7 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
             const int64_t t_next = s.time_at(steps - 2 - back);
             for (int64_t r = 0; r < rows; ++r) {
                 const int64_t b = b0 + r, tb = t_next * B + b;
-                prefetch(a.d_output + (b * steps + t_next) * H + j0, cols);
+                if (a.d_output) prefetch(a.d_output + (b * steps + t_next) * H + j0, cols);
                 for (int64_t g = 0; g < G; ++g) {
                     prefetch(a.cache.gates + tb * GH + g * H + j0, cols);  // d_gates: the same
                     if (gru) prefetch(d_gates_hh + tb * GH + g * H + j0, cols);
@@ -407,10 +408,10 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
             // different windows; padding never cuts.
             const bool cut = window > 0 && valid && later_valid && t / window != t_later / window;
             const int64_t tb = t * B + b;
-            const T* d_out = a.d_output + (b * steps + t) * H + j0;
+            const T* d_out = a.d_output ? a.d_output + (b * steps + t) * H + j0 : nullptr;
             for (int64_t j = 0; j < cols; ++j) {
                 const T from_later = cut ? T(0) : through_w[j] + carried_h[j];
-                d_h[j] = valid ? d_out[j] + from_later : from_later;
+                d_h[j] = valid && d_out ? d_out[j] + from_later : from_later;
             }
             if (lstm)
                 for (int64_t j = 0; j < cols; ++j) d_c[j] = cut ? T(0) : carry_c.data()[state + j];

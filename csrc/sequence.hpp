@@ -18,7 +18,8 @@ namespace rnnkit {
 // the rows a step touches are contiguous. All nullptr for inference.
 template <class T>
 struct SequenceCache {
-    T* gates;   // (T, B, G*H) activations: rnn h_t; lstm i, f, g, o; gru r, z, n
+    T* gates;   // (T, B, G*H) activations: rnn h_t; lstm i, f, g, o; gru r, z, n (rows of
+                // padded steps hold the input projection; the backward never reads them)
     T* aux;     // (T, B, H) lstm act(c_t); gru W_hn h_{t-1} + b_hn; unused for rnn
     T* h_prev;  // (T, B, H) the state entering step t
     T* c_prev;  // (T, B, H) lstm: the cell state entering step t
@@ -36,7 +37,7 @@ struct ForwardArgs {
     const T* c0;             // (B, H) or nullptr for zeros (lstm)
     const int64_t* lengths;  // (B) in [1, T], or nullptr for all T
     // OUT
-    T* output;               // (B, T, H)
+    T* output;               // (B, T, H), or nullptr when only h_n is wanted
     T* h_n;                  // (B, H)
     T* c_n;                  // (B, H) lstm, else nullptr
     SequenceCache<T> cache;  // OUT, training only
@@ -50,7 +51,7 @@ struct BackwardArgs {
     const T* weight_hh;
     const int64_t* lengths;
     SequenceCache<const T> cache;
-    const T* d_output;   // (B, T, H); ignored at padded steps
+    const T* d_output;   // (B, T, H), or nullptr for zeros; ignored at padded steps
     const T* d_h_n;      // (B, H) or nullptr
     const T* d_c_n;      // (B, H) or nullptr (lstm)
     int64_t bptt_steps;  // window of truncated BPTT; 0 for full BPTT

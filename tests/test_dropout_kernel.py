@@ -1,11 +1,11 @@
-"""The dropout kernel (``_core.dropout``) against its numpy reference (bit for bit),
-across thread counts, in its statistics, and its argument checks."""
+"""The dropout kernel (``ops.dropout``, ``_core.dropout``) against its numpy reference (bit
+for bit), across thread counts, in its statistics, and its argument checks."""
 
 import numpy as np
 import pytest
 
 from reference import dropout as reference_dropout
-from rnnkit import _core
+from rnnkit import _core, ops
 
 SEED = 0x0123456789ABCDEF
 
@@ -72,3 +72,38 @@ def test_bad_arguments(changes, error, message):
     arguments.update(changes)
     with pytest.raises(error, match=message):
         _core.dropout(**arguments)
+
+
+def test_ops_dropout_is_the_kernel():
+    h = np.random.default_rng(2).standard_normal((4, 9, 5))
+    out, mask = ops.dropout(h, 0.25, seed=SEED)
+    want_out, want_mask = reference_dropout(h.ravel(), 0.25, SEED)
+    np.testing.assert_array_equal(out.ravel(), want_out)
+    np.testing.assert_array_equal(mask.ravel(), want_mask)
+    assert out.shape == h.shape
+    # A strided view is read as the array it shows.
+    view = h[:, ::2]
+    np.testing.assert_array_equal(ops.dropout(view, 0.5, seed=7)[0],
+                                  ops.dropout(view.copy(), 0.5, seed=7)[0])  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "changes, error, message",
+    [
+        (dict(rate=1.0), ValueError, r"rate: expected a real number in \[0, 1\)"),
+        (dict(rate="0.5"), ValueError, "rate: expected a real number"),
+        (dict(rate=True), ValueError, "rate: expected a real number"),
+        (dict(seed=-1), ValueError, r"seed: expected an integer in \[0, 2\*\*64\)"),
+        (dict(seed=2**64), ValueError, "seed: expected an integer"),
+        (dict(seed=1.0), ValueError, "seed: expected an integer"),
+        (dict(x=np.ones(3, np.int32)), TypeError, "x"),
+        (dict(n_threads=0), ValueError, "n_threads"),
+    ],
+    ids=["rate 1", "rate str", "rate bool", "seed negative", "seed 2^64", "seed float",
+         "x dtype", "threads"],
+)  # fmt: skip
+def test_ops_dropout_bad_arguments(changes, error, message):
+    arguments = dict(x=np.ones(3, np.float32), rate=0.5, seed=1)
+    arguments.update(changes)
+    with pytest.raises(error, match=message):
+        ops.dropout(**arguments)

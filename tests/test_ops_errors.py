@@ -315,7 +315,7 @@ def test_lengths_integer_dtypes_agree(cell, reverse):
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["reverse", "training"])
+@pytest.mark.parametrize("name", ["reverse", "training", "return_sequences"])
 @pytest.mark.parametrize("value", [1, 0, "yes", "", None, 1.0, np.int64(1), [True]])
 def test_flags_not_bool(name, value):
     args = make_args("rnn")
@@ -329,6 +329,27 @@ def test_flags_numpy_bool_accepted(name):
     expected = call_forward("rnn", args, **{name: True})
     result = call_forward("rnn", args, **{name: np.bool_(True)})
     assert np.array_equal(result.output, expected.output)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_return_sequences_false_gives_only_the_final_state(cell, reverse):
+    # A many-to-one model: no (B, T, H) output, the same h_n and c_n, and the same
+    # gradients from them.
+    lengths = np.array([T, 1, T - 2])  # B = 3: full, one step, padded
+    args = make_args(cell)
+    full = call_forward(cell, args, lengths=lengths, reverse=reverse, training=True)
+    final = call_forward(
+        cell, args, lengths=lengths, reverse=reverse, training=True, return_sequences=False
+    )
+    assert final.output is None and full.output.shape == (B, T, H)
+    np.testing.assert_array_equal(final.h_n, full.h_n)
+    if cell == "lstm":
+        np.testing.assert_array_equal(final.c_n, full.c_n)
+    d_h_n = d_out()[:, 0]
+    assert_grads_equal(
+        ops.backward(final.cache, None, d_h_n), ops.backward(full.cache, np.zeros((B, T, H)), d_h_n)
+    )
 
 
 @pytest.mark.parametrize("value", [1, 0, "no", None])
@@ -347,6 +368,24 @@ def test_input_grad_false_skips_only_d_x(cell, dtype):
         if name != "d_x":
             x, y = getattr(full, name), getattr(without, name)
             assert (x is None and y is None) or np.array_equal(x, y), name
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_d_output_none_is_zeros(cell, dtype, reverse):
+    # A many-to-one model's gradient reaches only h_n (and c_n).
+    lengths = np.array([T, 1, T - 2])  # B = 3: full, one step, padded
+    d_h_n = d_out(dtype)[:, 0]
+    d_c_n = d_out(dtype, seed=2)[:, 0] if cell == "lstm" else None
+
+    def run(d_output):
+        result = training_result(cell, dtype, lengths=lengths, reverse=reverse)
+        return ops.backward(result.cache, d_output, d_h_n, d_c_n)
+
+    without = run(None)
+    assert_grads_equal(without, run(np.zeros((B, T, H), dtype)))
+    assert np.any(without.d_weight_hh != 0)  # the gradient from h_n did flow
 
 
 @pytest.mark.parametrize(
@@ -568,8 +607,6 @@ def test_backward_mixed_dtypes_keep_cache(cell, x_dtype):
         ops.backward(fwd.cache, d_out().astype(np.int64))
     with pytest.raises(TypeError, match="d_output"):
         ops.backward(fwd.cache, "d_output")
-    with pytest.raises(TypeError, match="d_output"):
-        ops.backward(fwd.cache, None)
     grads = ops.backward(fwd.cache, d_out(x_dtype))
     assert grads.d_x.dtype == x_dtype
 

@@ -126,7 +126,7 @@ template <class T>
 py::tuple forward(const rnnkit::SequenceShape& s, const py::array& x, const py::array& weight_ih,
                   const py::array& weight_hh, const py::array& bias_ih, const py::array& bias_hh,
                   const py::object& h0, const py::object& c0, const py::object& lengths,
-                  bool training, int n_threads, Isa isa) {
+                  bool training, bool return_sequences, int n_threads, Isa isa) {
     const rnnkit::Execution run = checked_execution(n_threads, isa);
     const int64_t B = s.batch, steps = s.steps, H = s.hidden, GH = s.gates() * H;
     const bool lstm = s.cell == Cell::lstm;
@@ -141,10 +141,11 @@ py::tuple forward(const rnnkit::SequenceShape& s, const py::array& x, const py::
     args.c0 = optional<T>(c0, "c0", {B, H});
     args.lengths = checked_lengths(lengths, B, steps);
 
-    py::array_t<T> output({B, steps, H}), h_n({B, H});
-    py::object c_n = py::none(), cache = py::none();
+    py::array_t<T> output(return_sequences ? Shape{B, steps, H} : Shape{0}), h_n({B, H});
+    py::object c_n = py::none(), cache = py::none(), sequences = py::none();
+    if (return_sequences) sequences = output;
     py::array_t<T> c_state = lstm ? py::array_t<T>({B, H}) : py::array_t<T>(0);
-    args.output = mutable_data(output);
+    args.output = return_sequences ? mutable_data(output) : nullptr;
     args.h_n = mutable_data(h_n);
     args.c_n = lstm ? mutable_data(c_state) : nullptr;
     py::array_t<T> gates, aux, h_prev, c_prev;
@@ -163,14 +164,14 @@ py::tuple forward(const rnnkit::SequenceShape& s, const py::array& x, const py::
     }
     if (lstm) c_n = c_state;
     if (training) cache = py::make_tuple(gates, aux, h_prev, c_prev);
-    return py::make_tuple(output, h_n, c_n, cache);
+    return py::make_tuple(sequences, h_n, c_n, cache);
 }
 
 template <class T>
 py::tuple backward(const rnnkit::SequenceShape& s, const py::array& x, const py::array& weight_ih,
                    const py::array& weight_hh, const py::object& lengths, const py::array& gates,
                    const py::array& aux, const py::array& h_prev, const py::array& c_prev,
-                   const py::array& d_output, const py::object& d_h_n, const py::object& d_c_n,
+                   const py::object& d_output, const py::object& d_h_n, const py::object& d_c_n,
                    int64_t bptt_steps, bool input_grad, int n_threads, Isa isa) {
     const rnnkit::Execution run = checked_execution(n_threads, isa);
     const int64_t B = s.batch, steps = s.steps, I = s.input, H = s.hidden, GH = s.gates() * H;
@@ -187,7 +188,7 @@ py::tuple backward(const rnnkit::SequenceShape& s, const py::array& x, const py:
     args.cache.aux = s.cell == Cell::rnn ? nullptr : checked<T>(aux, "cache.aux", {steps, B, H});
     args.cache.h_prev = checked<T>(h_prev, "cache.h_prev", {steps, B, H});
     args.cache.c_prev = lstm ? checked<T>(c_prev, "cache.c_prev", {steps, B, H}) : nullptr;
-    args.d_output = checked<T>(d_output, "d_output", {B, steps, H});
+    args.d_output = optional<T>(d_output, "d_output", {B, steps, H});
     args.d_h_n = optional<T>(d_h_n, "d_h_n", {B, H});
     if (!lstm && !d_c_n.is_none())
         throw py::value_error("d_c_n: only the lstm cell has a cell state");
@@ -303,23 +304,23 @@ PYBIND11_MODULE(_core, m) {
            const py::array& weight_ih, const py::array& weight_hh, const py::array& bias_ih,
            const py::array& bias_hh, const py::object& h0, const py::object& c0,
            const py::object& lengths, bool training, int n_threads, const std::string& isa,
-           double leak_rate) {
+           double leak_rate, bool return_sequences) {
             const auto s = make_shape(cell, activation, reverse, leak_rate, x, weight_hh);
             auto run = is_float64(x) ? &forward<double> : &forward<float>;
             return run(s, x, weight_ih, weight_hh, bias_ih, bias_hh, h0, c0, lengths, training,
-                       n_threads, parse_isa(isa));
+                       return_sequences, n_threads, parse_isa(isa));
         },
         py::arg("cell"), py::arg("activation"), py::arg("reverse"), py::arg("x"),
         py::arg("weight_ih"), py::arg("weight_hh"), py::arg("bias_ih"), py::arg("bias_hh"),
         py::arg("h0"), py::arg("c0"), py::arg("lengths"), py::arg("training"), py::arg("n_threads"),
-        py::arg("isa") = "best", py::arg("leak_rate") = 1.0);
+        py::arg("isa") = "best", py::arg("leak_rate") = 1.0, py::arg("return_sequences") = true);
 
     m.def(
         "backward",
         [](const std::string& cell, const std::string& activation, bool reverse, const py::array& x,
            const py::array& weight_ih, const py::array& weight_hh, const py::object& lengths,
            const py::array& gates, const py::array& aux, const py::array& h_prev,
-           const py::array& c_prev, const py::array& d_output, const py::object& d_h_n,
+           const py::array& c_prev, const py::object& d_output, const py::object& d_h_n,
            const py::object& d_c_n, int64_t bptt_steps, int n_threads, const std::string& isa,
            double leak_rate, bool input_grad) {
             const auto s = make_shape(cell, activation, reverse, leak_rate, x, weight_hh);

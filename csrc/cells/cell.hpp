@@ -22,8 +22,12 @@ struct CellForwardRow {
     // IN
     const T* recurrent;  // h_{t-1} W_hh^T (no bias), gate g at + g * recurrent_stride
     int64_t recurrent_stride;
-    const T* projection;  // x_t W_ih^T + b_ih + b_hh (gru: without b_hn), gate g at + g * H
-    const T* bias_hn;     // gru: b_hn, applied inside r * (W_hn h + b_hn)
+    // x_t W_ih^T + b_ih + b_hh (gru: without b_hn), gate g at + g * H. In training it is
+    // `gates` itself (the forward projects the input into the cache it then fills):
+    // each element's projection is read before its activation is written, and the two
+    // pointers are not declared __restrict.
+    const T* projection;
+    const T* bias_hn;  // gru: b_hn, applied inside r * (W_hn h + b_hn)
     const T* h_prev;
     const T* c_prev;  // lstm
     int64_t hidden;   // H, the gate stride of `projection`

@@ -22,14 +22,14 @@ struct GruRow {
         const T* __restrict rec_r = row.recurrent;
         const T* __restrict rec_z = row.recurrent + rs;
         const T* __restrict rec_n = row.recurrent + 2 * rs;
-        const T* __restrict proj_r = row.projection;
-        const T* __restrict proj_z = row.projection + H;
-        const T* __restrict proj_n = row.projection + 2 * H;
+        const T* proj_r = row.projection;
+        const T* proj_z = row.projection + H;
+        const T* proj_n = row.projection + 2 * H;
         const T* __restrict b_hn = row.bias_hn;
         const T* __restrict h_prev = row.h_prev;
-        T* __restrict out_r = row.gates;
-        T* __restrict out_z = row.gates + gs;
-        T* __restrict out_n = row.gates + 2 * gs;
+        T* out_r = row.gates;
+        T* out_z = row.gates + gs;
+        T* out_n = row.gates + 2 * gs;
         T* __restrict hn_lin = row.aux;
         T* __restrict h = row.h;
 #pragma omp simd

@@ -18,10 +18,10 @@ template <class T, Activation A>
 struct RnnRow {
     static void forward(const CellForwardRow<T>& row, int64_t n) {
         const T* __restrict rec = row.recurrent;
-        const T* __restrict proj = row.projection;
+        const T* proj = row.projection;
         const T* __restrict h_prev = row.h_prev;
         T* __restrict h = row.h;
-        T* __restrict out = row.gates;
+        T* out = row.gates;
         if (row.leak_rate == T(1)) {
 #pragma omp simd
             for (int64_t j = 0; j < n; ++j) {

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from . import _core, ops
+from . import ops
 
 
 @dataclass(frozen=True)
@@ -165,6 +165,7 @@ def forward_from(spec, params, x, lengths, state, *, training=False, rng=None, n
     last_layer = len(spec.hidden_sizes) - 1
     for layer in range(len(spec.hidden_sizes)):
         h0, c0 = (None, None) if state is None else state[layer]
+        final_only = layer == last_layer and not spec.return_sequences
         results = [
             ops.forward(
                 spec.cell,
@@ -177,12 +178,13 @@ def forward_from(spec, params, x, lengths, state, *, training=False, rng=None, n
                 activation=spec.activation,
                 training=training,
                 n_threads=n_threads,
+                return_sequences=not final_only,
                 _borrow=True,  # nothing changes the inputs or weights before backward
             )
             for suffix in spec.directions
         ]
         new_state.append((results[0].h_n, results[0].c_n))
-        if layer == last_layer and not spec.return_sequences:
+        if final_only:
             h = _concat([r.h_n for r in results])
         else:
             h = _concat([r.output for r in results])
@@ -269,8 +271,7 @@ def backward(spec, params, tape, d_output, *, bptt_steps=None, n_threads=None):
         for k, (suffix, cache) in enumerate(zip(spec.directions, tape.caches[layer])):
             if final_only:
                 d_h_n = d_h.reshape(-1, d_h.shape[-1])[:, k * hidden : (k + 1) * hidden]
-                batch = d_h_n.shape[0]
-                d_out = np.zeros((batch, tape.steps, hidden), dtype=d_h_n.dtype)
+                d_out = None  # only h_n reaches the head
             else:
                 d_out = d_h.reshape(-1, tape.steps, d_h.shape[-1])[
                     ..., k * hidden : (k + 1) * hidden
@@ -305,11 +306,10 @@ def _concat(arrays):
 
 def _dropout(h, rate, rng, n_threads):
     """Inverted dropout: training scales kept units by 1/(1-rate), inference does nothing.
-    The mask comes from one 64-bit seed drawn from ``rng`` (``csrc/dropout``)."""
+    The mask comes from one 64-bit seed drawn from ``rng``."""
     if rate == 0.0:
         return h, None
-    seed = rng.bit_generator.random_raw()
-    return _core.dropout(np.ascontiguousarray(h), rate, seed, ops._as_threads(n_threads))
+    return ops.dropout(h, rate, seed=rng.bit_generator.random_raw(), n_threads=n_threads)
 
 
 def _linear(rows, params, prefix, n_threads):

@@ -10,7 +10,7 @@ rate at update t (counting from 0) is ``lr / (1 + decay * t)``.
 - "rmsprop": Keras' defaults, ``s = 0.9 s + 0.1 g^2; p -= lr g / (sqrt(s) + 1e-7)``.
 
 Each update is one compiled pass over the parameters, the gradient and the moments
-(``_core.optimizer_update``), with the element arithmetic in the parameters' dtype.
+(``ops._optimizer_update``), with the element arithmetic in the parameters' dtype.
 
 The state is a dict of arrays and numbers, so it pickles with the estimator and
 ``warm_start`` / ``partial_fit`` continue where the last call stopped.
@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _core
-from .ops import _as_threads
+from . import ops
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 
@@ -59,9 +58,9 @@ def update(state, flat, grad, *, learning_rate, momentum, decay, n_threads=None)
     else:
         first, second = state["square"], None
         decay1, decay2, eps = _RMSPROP_RHO, 0.0, _RMSPROP_EPS
-    _core.optimizer_update(
+    ops._optimizer_update(
         name, flat, grad, first, second, learning_rate=lr, decay1=decay1, decay2=decay2,
-        epsilon=eps, t=state["updates"], n_threads=_as_threads(n_threads),
+        epsilon=eps, t=state["updates"], n_threads=n_threads,
     )  # fmt: skip
 
 

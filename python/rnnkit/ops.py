@@ -17,7 +17,9 @@ b_ih + W_hh h_{t-1} + b_hh)``. The default 1 is the plain cell, bit for bit; bac
 supports any ``a``.
 
 This module is the only importer of the compiled ``rnnkit._core``; it validates every
-argument and raises ``ValueError`` / ``TypeError`` naming it before any work starts.
+argument and raises ``ValueError`` / ``TypeError`` naming it before any work starts. Besides
+the recurrent layers it carries ``matmul``, ``dropout`` and, for the estimators' optimizers,
+the private ``_optimizer_update``.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ __all__ = [
     "backward",
     "step",
     "matmul",
+    "dropout",
     "kernel_info",
     "ForwardResult",
     "Gradients",
@@ -124,6 +127,7 @@ def forward(
     training=False,
     n_threads=None,
     leak_rate=1.0,
+    return_sequences=True,
     _borrow=False,
 ):
     """Run one recurrent layer over a batch of sequences.
@@ -145,6 +149,10 @@ def forward(
         leaky-integrator state update h_t = (1 - a) * h_{t-1} + a * act(W_ih x_t + b_ih +
         W_hh h_{t-1} + b_hh) of echo state networks. 1 (the default) is the plain cell,
         with exactly the same results; :func:`backward` supports any a.
+    return_sequences : False leaves ``result.output`` None and computes only ``h_n`` (and
+        ``c_n``), as Keras' ``return_sequences=False``: a many-to-one model needs no
+        (B, T, H) output. Training and :func:`backward` work the same (pass
+        ``d_output=None``).
     _borrow : internal (rnnkit's network): the cache references ``x``, the weights and
         ``lengths`` instead of copying them; the caller leaves them unchanged until
         :func:`backward`.
@@ -176,10 +184,12 @@ def forward(
     training = _as_bool(training, "training")
     threads = _as_threads(n_threads)
     leak_rate = _as_leak_rate(leak_rate, cell)
+    return_sequences = _as_bool(return_sequences, "return_sequences")
 
     output, h_n, c_n, arrays = _core.forward(
         cell, activation, reverse, x, weight_ih, weight_hh, bias_ih, bias_hh,
         h0, c0, lengths, training, threads, leak_rate=leak_rate,
+        return_sequences=return_sequences,
     )  # fmt: skip
     cache = None
     if training:
@@ -200,7 +210,9 @@ def backward(
     Parameters
     ----------
     cache : ``result.cache`` of that call (each cache serves one backward call)
-    d_output : array (B, T, H), gradient w.r.t. ``output`` (ignored at padded steps)
+    d_output : array (B, T, H), gradient w.r.t. ``output`` (ignored at padded steps), or
+        None for zeros: only ``h_n`` (and ``c_n``) reach the loss, as in a many-to-one
+        model, and no (B, T, H) array of zeros need be made
     d_h_n, d_c_n : arrays (B, H) or None for zeros; d_c_n only for lstm
     bptt_steps : truncated BPTT window k, or None for full BPTT. Time is cut into
         windows [0, k), [k, 2k), ... of absolute step index and no gradient crosses a
@@ -222,7 +234,8 @@ def backward(
     x, weight_ih, weight_hh, lengths = cache.saved
     B, T, _ = x.shape
     H = weight_hh.shape[1]
-    d_output = _as_float(d_output, "d_output", x.dtype, (B, T, H))
+    if d_output is not None:
+        d_output = _as_float(d_output, "d_output", x.dtype, (B, T, H))
     if d_h_n is not None:
         d_h_n = _as_float(d_h_n, "d_h_n", x.dtype, (B, H))
     if d_c_n is not None:
@@ -310,6 +323,34 @@ def matmul(a, b, *, n_threads=None):
     if min(a.shape[0], b.shape[1]) == 0 or a.shape[1] == 0:
         return np.zeros((a.shape[0], b.shape[1]), dtype=a.dtype)
     return _core.gemm(a, b, "best", _as_threads(n_threads))
+
+
+def dropout(x, rate, *, seed, n_threads=None):
+    """Inverted dropout of a float array: ``(x * mask, mask)``, where ``mask`` is 0 for a
+    fraction ``rate`` of the elements and ``1 / (1 - rate)`` elsewhere (the backward is
+    ``d_x = d_y * mask``).
+
+    The mask depends only on ``seed`` (an integer in [0, 2^64)) and each element's
+    position: element i is dropped when the 32-bit draw i of a SplitMix64 stream is below
+    ``rate * 2^32``, so it is the same for any ``n_threads`` and needs no generator state.
+    """
+    array = _float_array(x, "x")
+    if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0.0 <= rate < 1.0:
+        raise ValueError(f"rate: expected a real number in [0, 1), got {rate!r}")
+    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or not 0 <= seed < 2**64:
+        raise ValueError(f"seed: expected an integer in [0, 2**64), got {seed!r}")
+    return _core.dropout(
+        np.ascontiguousarray(array), float(rate), int(seed), _as_threads(n_threads)
+    )
+
+
+def _optimizer_update(kind, params, grad, first, second, *, n_threads=None, **rule):
+    """rnnkit's optimizers (``_optimizers.update``): one compiled pass that updates the
+    1-D ``params`` and its moments in place; ``rule`` holds learning_rate, decay1,
+    decay2, epsilon and t (see ``csrc/optim/update.hpp``). The caller owns and shapes
+    every array; the compiled layer still checks dtype, shape and writeability."""
+    _core.optimizer_update(kind, params, grad, first, second, n_threads=_as_threads(n_threads),
+                           **rule)  # fmt: skip
 
 
 def kernel_info():
