@@ -338,8 +338,9 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
     // part and d_h_{t-1} run inside the loop; the weight gradients, d_x and the
     // bias sums are single large products over all B*T rows after it.
     T* const d_gates_ih = a.d_gates;
-    AlignedBuffer<T> d_gates_hh_gru(gru ? rows_all * GH : 0);
-    T* d_gates_hh = gru ? d_gates_hh_gru.data() : d_gates_ih;
+    // gru: W_hh sees the n gate's gradient as r * d_n, written over the consumed aux
+    // (W_hn h + b_hn) row by row; its r and z gradients are those of W_ih.
+    T* const d_hn = gru ? a.d_hn : nullptr;
     const AlignedBuffer<T> weight = pack_weight_hh_backward(a.weight_hh, G, tiling, n_threads);
 
     // What flows from the step just handled to the one before it: the part of
@@ -385,11 +386,9 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
             for (int64_t r = 0; r < rows; ++r) {
                 const int64_t b = b0 + r, tb = t_next * B + b;
                 if (a.d_output) prefetch(a.d_output + (b * steps + t_next) * H + j0, cols);
-                for (int64_t g = 0; g < G; ++g) {
-                    prefetch(a.cache.gates + tb * GH + g * H + j0, cols);  // d_gates: the same
-                    if (gru) prefetch(d_gates_hh + tb * GH + g * H + j0, cols);
-                }
-                if (a.cache.aux) prefetch(a.cache.aux + tb * H + j0, cols);
+                for (int64_t g = 0; g < G; ++g)
+                    prefetch(a.cache.gates + tb * GH + g * H + j0, cols);    // d_gates: the same
+                if (a.cache.aux) prefetch(a.cache.aux + tb * H + j0, cols);  // gru d_hn: the same
                 if (lstm) prefetch(a.cache.c_prev + tb * H + j0, cols);
                 if (gru) prefetch(a.cache.h_prev + tb * H + j0, cols);
             }
@@ -417,12 +416,10 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
                 for (int64_t j = 0; j < cols; ++j) d_c[j] = cut ? T(0) : carry_c.data()[state + j];
 
             T* d_ih_row = d_gates_ih + tb * GH + j0;
-            T* d_hh_row = d_gates_hh + tb * GH + j0;
+            T* d_hn_row = gru ? d_hn + tb * H + j0 : nullptr;
             if (!valid) {  // padding: gradients pass through to the step before
-                for (int64_t g = 0; g < G; ++g) {
-                    std::fill_n(d_ih_row + g * H, cols, T(0));
-                    if (gru) std::fill_n(d_hh_row + g * H, cols, T(0));
-                }
+                for (int64_t g = 0; g < G; ++g) std::fill_n(d_ih_row + g * H, cols, T(0));
+                if (gru) std::fill_n(d_hn_row, cols, T(0));
                 copy_n(d_h, cols, carried_h);
                 if (lstm) copy_n(d_c, cols, carry_c.data() + state);
             } else {
@@ -436,14 +433,16 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
                 row.hidden = H;
                 row.leak_rate = leak_rate;
                 row.d_gates_ih = d_ih_row;
-                row.d_gates_hh = d_hh_row;
+                row.d_hn = d_hn_row;
                 row.d_h_prev = carried_h;
                 row.d_c_prev = lstm ? carry_c.data() + state : nullptr;
                 cell.backward(row, cols);
             }
             T* packed = panels + b0 / mr * panel_size + r;
-            for (int64_t g = 0; g < G; ++g)
-                scatter(d_hh_row + g * H, cols, mr, packed + (g * H + j0) * mr);
+            for (int64_t g = 0; g < G; ++g) {
+                const T* seen_by_w_hh = gru && g == 2 ? d_hn_row : d_ih_row + g * H;
+                scatter(seen_by_w_hh, cols, mr, packed + (g * H + j0) * mr);
+            }
         }
     });
     if (lstm) copy_n(carry_c.data(), B * H, a.d_c0);
@@ -457,22 +456,26 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
     for (int64_t t = 0; a.lengths && t < steps; ++t)
         for (int64_t b = 0; b < B; ++b)
             if (!is_valid(a.lengths, b, t)) std::fill_n(x_steps.data() + (t * B + b) * I, I, T(0));
-    const MatrixView<T> d_ih_t{d_gates_ih, 1, GH}, d_hh_t{d_gates_hh, 1, GH};
+    const MatrixView<T> d_ih_t{d_gates_ih, 1, GH}, h_prev{a.cache.h_prev, H, 1};
     gemm<T>({GH, I, rows_all}, d_ih_t, MatrixView<T>{x_steps.data(), I, 1}, a.d_weight_ih, I, false,
             n_threads, run.isa);
-    gemm<T>({GH, H, rows_all}, d_hh_t, MatrixView<T>{a.cache.h_prev, H, 1}, a.d_weight_hh, H, false,
-            n_threads, run.isa);
+    // W_hh's rows see W_ih's gate gradients, except gru's n rows (d_hn).
+    const int64_t shared_rows = gru ? 2 * H : GH;
+    gemm<T>({shared_rows, H, rows_all}, d_ih_t, h_prev, a.d_weight_hh, H, false, n_threads,
+            run.isa);
+    if (gru)
+        gemm<T>({H, H, rows_all}, MatrixView<T>{d_hn, 1, H}, h_prev, a.d_weight_hh + 2 * H * H, H,
+                false, n_threads, run.isa);
     if (a.d_x) {
         gemm<T>({rows_all, I, GH}, d_ih_t.transposed(), MatrixView<T>{a.weight_ih, I, 1},
                 d_x_steps.data(), I, false, n_threads, run.isa);
         swap_leading_axes(d_x_steps.data(), steps, B, I, a.d_x, n_threads);
     }
     column_sums(d_gates_ih, rows_all, GH, a.d_bias_ih, n_threads);
-    // rnn and lstm add both biases to the same pre-activations: one sum serves both.
-    if (gru)
-        column_sums(d_gates_hh, rows_all, GH, a.d_bias_hh, n_threads);
-    else
-        copy_n(a.d_bias_ih, GH, a.d_bias_hh);
+    // Both biases add to the same pre-activations (all of rnn's and lstm's, gru's r and
+    // z): one sum serves both.
+    copy_n(a.d_bias_ih, shared_rows, a.d_bias_hh);
+    if (gru) column_sums(d_hn, rows_all, H, a.d_bias_hh + 2 * H, n_threads);
 }
 
 template void sequence_forward<float>(const SequenceShape&, const ForwardArgs<float>&, Execution);

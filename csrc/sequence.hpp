@@ -59,6 +59,8 @@ struct BackwardArgs {
     T* d_gates;      // (T, B, G*H) the gradients w.r.t. each step's gate pre-activations
                      // (as W_ih sees them): scratch, and may be cache.gates itself, which
                      // the backward then consumes; each row is read before it is written
+    T* d_hn;         // (T, B, H) gru: the n gate's gradient as W_hh sees it (r * d_n);
+                     // scratch, and may be cache.aux itself, likewise consumed
     T* d_x;          // (B, T, I), or nullptr when not wanted (a network's first layer)
     T* d_h0;         // (B, H)
     T* d_c0;         // (B, H) lstm, else nullptr

@@ -958,6 +958,10 @@ def core_backward_cases(cell, dtype):
         case("aux", ValueError, aux=np.zeros((B, T, H - 1), dtype))
         case("aux", ValueError, aux=np.zeros(0, dtype))
         case("aux", TypeError, aux=base["aux"].astype(other))
+    if cell == "gru":  # its recurrent n-gate gradients are written over aux
+        read_only = base["aux"].copy()
+        read_only.flags.writeable = False
+        case("aux.*writeable", ValueError, aux=read_only)
     if cell == "lstm":
         case("c_prev", ValueError, c_prev=np.zeros((B, T), dtype))
         case("c_prev", ValueError, c_prev=np.zeros(0, dtype))
@@ -984,7 +988,7 @@ def test_core_backward_rejects_bad_arguments(cell, dtype):
     pristine = {k: v.copy() for k, v in good.items() if isinstance(v, np.ndarray)}
 
     def fresh_cache():  # a good call consumes the cache: its gates become the gradients
-        return dict(good, gates=good["gates"].copy())
+        return dict(good, gates=good["gates"].copy(), aux=good["aux"].copy())  # gru: aux too
 
     reference = core_backward(fresh_cache())
     for name, error, changes in core_backward_cases(cell, dtype):

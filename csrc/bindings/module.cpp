@@ -122,11 +122,23 @@ rnnkit::SequenceShape make_shape(const std::string& cell, const std::string& act
     return s;
 }
 
+// A cache array of `shape`: fresh, or `reuse` (the same array of a consumed cache,
+// which the caller hands back so that large caches are not faulted in anew at every
+// training step; it must not overlap any other argument).
+template <class T>
+py::array_t<T> cache_array(const py::object& reuse, const char* name, const Shape& shape) {
+    if (reuse.is_none()) return py::array_t<T>(shape);
+    const auto array = reuse.cast<py::array>();
+    checked_writeable<T>(array, name, shape);
+    return py::reinterpret_borrow<py::array_t<T>>(array);
+}
+
 template <class T>
 py::tuple forward(const rnnkit::SequenceShape& s, const py::array& x, const py::array& weight_ih,
                   const py::array& weight_hh, const py::array& bias_ih, const py::array& bias_hh,
                   const py::object& h0, const py::object& c0, const py::object& lengths,
-                  bool training, bool return_sequences, int n_threads, Isa isa) {
+                  bool training, bool return_sequences, const py::object& reuse, int n_threads,
+                  Isa isa) {
     const rnnkit::Execution run = checked_execution(n_threads, isa);
     const int64_t B = s.batch, steps = s.steps, H = s.hidden, GH = s.gates() * H;
     const bool lstm = s.cell == Cell::lstm;
@@ -151,10 +163,15 @@ py::tuple forward(const rnnkit::SequenceShape& s, const py::array& x, const py::
     py::array_t<T> gates, aux, h_prev, c_prev;
     if (training) {
         // Step-major (T, B, .): the kernels' internal layout (see SequenceCache).
-        gates = py::array_t<T>({steps, B, GH});
-        aux = py::array_t<T>(s.cell == Cell::rnn ? Shape{0} : Shape{steps, B, H});
-        h_prev = py::array_t<T>({steps, B, H});
-        c_prev = py::array_t<T>(lstm ? Shape{steps, B, H} : Shape{0});
+        py::tuple old = reuse.is_none()
+                            ? py::make_tuple(py::none(), py::none(), py::none(), py::none())
+                            : reuse.cast<py::tuple>();
+        if (old.size() != 4) throw py::value_error("reuse: expected None or 4 cache arrays");
+        gates = cache_array<T>(old[0], "reuse[0]", {steps, B, GH});
+        aux =
+            cache_array<T>(old[1], "reuse[1]", s.cell == Cell::rnn ? Shape{0} : Shape{steps, B, H});
+        h_prev = cache_array<T>(old[2], "reuse[2]", {steps, B, H});
+        c_prev = cache_array<T>(old[3], "reuse[3]", lstm ? Shape{steps, B, H} : Shape{0});
         args.cache = {mutable_data(gates), s.cell == Cell::rnn ? nullptr : mutable_data(aux),
                       mutable_data(h_prev), lstm ? mutable_data(c_prev) : nullptr};
     }
@@ -185,7 +202,14 @@ py::tuple backward(const rnnkit::SequenceShape& s, const py::array& x, const py:
     // and a fresh buffer as large (tens of MB for long sequences) costs its page faults.
     args.d_gates = checked_writeable<T>(gates, "cache.gates", {steps, B, GH});
     args.cache.gates = args.d_gates;
-    args.cache.aux = s.cell == Cell::rnn ? nullptr : checked<T>(aux, "cache.aux", {steps, B, H});
+    // gru's recurrent n-gate gradients likewise overwrite the consumed aux.
+    if (s.cell == Cell::gru) {
+        args.d_hn = checked_writeable<T>(aux, "cache.aux", {steps, B, H});
+        args.cache.aux = args.d_hn;
+    } else {
+        args.cache.aux =
+            s.cell == Cell::rnn ? nullptr : checked<T>(aux, "cache.aux", {steps, B, H});
+    }
     args.cache.h_prev = checked<T>(h_prev, "cache.h_prev", {steps, B, H});
     args.cache.c_prev = lstm ? checked<T>(c_prev, "cache.c_prev", {steps, B, H}) : nullptr;
     args.d_output = optional<T>(d_output, "d_output", {B, steps, H});
@@ -304,16 +328,17 @@ PYBIND11_MODULE(_core, m) {
            const py::array& weight_ih, const py::array& weight_hh, const py::array& bias_ih,
            const py::array& bias_hh, const py::object& h0, const py::object& c0,
            const py::object& lengths, bool training, int n_threads, const std::string& isa,
-           double leak_rate, bool return_sequences) {
+           double leak_rate, bool return_sequences, const py::object& reuse) {
             const auto s = make_shape(cell, activation, reverse, leak_rate, x, weight_hh);
             auto run = is_float64(x) ? &forward<double> : &forward<float>;
             return run(s, x, weight_ih, weight_hh, bias_ih, bias_hh, h0, c0, lengths, training,
-                       return_sequences, n_threads, parse_isa(isa));
+                       return_sequences, reuse, n_threads, parse_isa(isa));
         },
         py::arg("cell"), py::arg("activation"), py::arg("reverse"), py::arg("x"),
         py::arg("weight_ih"), py::arg("weight_hh"), py::arg("bias_ih"), py::arg("bias_hh"),
         py::arg("h0"), py::arg("c0"), py::arg("lengths"), py::arg("training"), py::arg("n_threads"),
-        py::arg("isa") = "best", py::arg("leak_rate") = 1.0, py::arg("return_sequences") = true);
+        py::arg("isa") = "best", py::arg("leak_rate") = 1.0, py::arg("return_sequences") = true,
+        py::arg("reuse") = py::none());
 
     m.def(
         "backward",

@@ -56,9 +56,11 @@ struct CellBackwardRow {
     // backward reuses the consumed cache): each element's gates are read before its
     // gradients are written, and the two pointers are not declared __restrict.
     T* d_gates_ih;
-    T* d_gates_hh;  // gru only: as seen by W_hh, b_hh and h (rnn, lstm: same as ih)
-    T* d_h_prev;    // the part of dL/dh_{t-1} that bypasses W_hh (gru: z * d_h; rnn: (1 - a) * d_h)
-    T* d_c_prev;    // lstm: dL/dc_{t-1}
+    // gru: dL/d(W_hn h_{t-1} + b_hn) = r * d_n, the one gate whose gradient W_hh sees
+    // differently from W_ih (r and z: the same). May be `aux` itself, read first.
+    T* d_hn;
+    T* d_h_prev;  // the part of dL/dh_{t-1} that bypasses W_hh (gru: z * d_h; rnn: (1 - a) * d_h)
+    T* d_c_prev;  // lstm: dL/dc_{t-1}
 };
 
 // One cell's pair of row functions, for one dtype and activation.

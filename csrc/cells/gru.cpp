@@ -1,7 +1,7 @@
 // GRU, PyTorch's gate order r, z, n:
 //   n = act(W_in x + b_in + r * (W_hn h_{t-1} + b_hn)),  h_t = (1 - z) * n + z * h_{t-1}.
 // b_hn sits inside the reset product, so the n gate's gradient differs between
-// the input side (d_gates_ih) and the recurrent side (d_gates_hh = r * that).
+// the input side (d_gates_ih) and the recurrent side (d_hn = r * that).
 #include "cells/cell.hpp"
 #include "cells/cell_dispatch.hpp"
 #include "common/activations.hpp"
@@ -52,14 +52,12 @@ struct GruRow {
         const T* gate_r = row.gates;
         const T* gate_z = row.gates + H;
         const T* gate_n = row.gates + 2 * H;
-        const T* __restrict hn_lin = row.aux;
+        const T* hn_lin = row.aux;
         const T* __restrict h_prev = row.h_prev;
         T* d_ih_r = row.d_gates_ih;
         T* d_ih_z = row.d_gates_ih + H;
         T* d_ih_n = row.d_gates_ih + 2 * H;
-        T* __restrict d_hh_r = row.d_gates_hh;
-        T* __restrict d_hh_z = row.d_gates_hh + H;
-        T* __restrict d_hh_n = row.d_gates_hh + 2 * H;
+        T* d_hn = row.d_hn;
         T* __restrict d_h_prev = row.d_h_prev;
 #pragma omp simd
         for (int64_t j = 0; j < n; ++j) {
@@ -70,9 +68,7 @@ struct GruRow {
             d_ih_r[j] = d_r;
             d_ih_z[j] = d_z;
             d_ih_n[j] = d_n;
-            d_hh_r[j] = d_r;
-            d_hh_z[j] = d_z;
-            d_hh_n[j] = d_n * r;
+            d_hn[j] = d_n * r;
             d_h_prev[j] = d_h[j] * z;
         }
     }

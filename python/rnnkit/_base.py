@@ -381,6 +381,7 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
         threads = self._threads()
         order = generator.permutation(len(seqs))
         total, total_weight = 0.0, 0.0
+        workspace = {}  # cache arrays handed from one step's backward to the next forward
         for start in range(0, len(seqs), self.batch_size):
             index = order[start : start + self.batch_size]
             batch = seqs.take(index)
@@ -393,7 +394,7 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
                 gradient = self._windowed_gradient
             else:
                 gradient = self._gradient
-            loss, grads, w_sum = gradient(batch, targets[index], w, generator, threads)
+            loss, grads, w_sum = gradient(batch, targets[index], w, generator, threads, workspace)
             if w_sum == 0.0:
                 progress.batch(0.0)
                 continue
@@ -419,12 +420,12 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
             progress.batch(loss)
         return total / total_weight if total_weight else 0.0
 
-    def _gradient(self, batch, target, weight, generator, threads):
+    def _gradient(self, batch, target, weight, generator, threads, workspace=None):
         """(loss, gradients by parameter name, weight sum) of one mini-batch: one forward
         over all its steps, one backward (truncated to ``bptt_steps`` windows, if set)."""
         output, tape = _network.forward(
             self._spec_, self.params_, batch.x, batch.lengths,
-            training=True, rng=generator, n_threads=threads,
+            training=True, rng=generator, n_threads=threads, workspace=workspace,
         )  # fmt: skip
         out_rows, target_rows, w_rows, scatter = self._rows(batch, output, target, weight)
         w_sum = float(w_rows.sum())
@@ -437,7 +438,7 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
         )  # fmt: skip
         return loss, grads, w_sum
 
-    def _windowed_gradient(self, batch, target, weight, generator, threads):
+    def _windowed_gradient(self, batch, target, weight, generator, threads, workspace=None):
         """:meth:`_gradient` for truncated BPTT, one ``bptt_steps`` window at a time: the
         network runs a window forward from the state the previous one left and
         backpropagates it at once, so memory is bounded by the window, not by the
@@ -469,6 +470,7 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
             output, tape, state = _network.forward_from(
                 spec, self.params_, batch.x[rows, start:stop], lengths, state,
                 training=backprop or spec.dropout > 0, rng=generator, n_threads=threads,
+                workspace=workspace,
             )  # fmt: skip
             if not backprop:
                 continue

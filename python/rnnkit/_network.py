@@ -132,25 +132,35 @@ class Tape:
     recurrent_masks: list = field(default_factory=list)  # per layer: dropout mask or None
     head_inputs: list = field(default_factory=list)  # input rows of each dense/output layer
     head_masks: list = field(default_factory=list)  # per dense layer: dropout mask or None
+    workspace: dict | None = None  # see forward_from
 
 
-def forward(spec, params, x, lengths=None, *, training=False, rng=None, n_threads=None):
+def forward(
+    spec, params, x, lengths=None, *, training=False, rng=None, n_threads=None, workspace=None
+):
     """Run the network on ``x`` (B, T, F) with optional ``lengths`` (B,).
 
     Returns ``(output, tape)``: ``output`` is (B, n_outputs), or (B, T, n_outputs) with
     ``return_sequences`` (rows past a sequence's length are meaningless there); ``tape``
     is for :func:`backward` and None unless ``training``. Dropout needs ``rng`` (a numpy
-    ``Generator``) when training.
+    ``Generator``) when training. ``workspace``: see :func:`forward_from`.
     """
     output, tape, _ = forward_from(
-        spec, params, x, lengths, None, training=training, rng=rng, n_threads=n_threads
-    )
+        spec, params, x, lengths, None, training=training, rng=rng, n_threads=n_threads,
+        workspace=workspace,
+    )  # fmt: skip
     return output, tape
 
 
-def forward_from(spec, params, x, lengths, state, *, training=False, rng=None, n_threads=None):
+def forward_from(
+    spec, params, x, lengths, state, *, training=False, rng=None, n_threads=None, workspace=None
+):
     """:func:`forward` from the recurrent ``state`` a previous call returned (None: zeros),
     for a unidirectional network run a window of steps at a time.
+
+    ``workspace``: a dict the caller keeps across training steps; :func:`backward` puts
+    each layer's consumed cache arrays in it, and the next forward reuses them when they
+    fit, instead of faulting in fresh memory (tens of MB a step for long sequences).
 
     Returns ``(output, tape, state)``; ``state`` holds each layer's ``(h_n, c_n)`` (before
     dropout), ready for the next window.
@@ -159,7 +169,8 @@ def forward_from(spec, params, x, lengths, state, *, training=False, rng=None, n
         raise ValueError("a bidirectional network cannot continue from a state")
     batch, steps, _ = x.shape
     new_state = []
-    tape = Tape(lengths, steps) if training else None
+    tape = Tape(lengths, steps, workspace=workspace) if training else None
+    reusable = workspace if training and workspace is not None else {}
     dropout = spec.dropout if training else 0.0
     h = x
     last_layer = len(spec.hidden_sizes) - 1
@@ -180,6 +191,7 @@ def forward_from(spec, params, x, lengths, state, *, training=False, rng=None, n
                 n_threads=n_threads,
                 return_sequences=not final_only,
                 _borrow=True,  # nothing changes the inputs or weights before backward
+                _reuse=reusable.pop((layer, suffix), None),
             )
             for suffix in spec.directions
         ]
@@ -277,6 +289,8 @@ def backward(spec, params, tape, d_output, *, bptt_steps=None, n_threads=None):
                     ..., k * hidden : (k + 1) * hidden
                 ]
                 d_h_n = None
+            if tape.workspace is not None:  # consumed below, reusable by the next forward
+                tape.workspace[(layer, suffix)] = cache.arrays
             # The first layer's d_x would be the gradient w.r.t. the data: not wanted.
             wanted = layer > 0
             g = ops.backward(

@@ -129,6 +129,7 @@ def forward(
     leak_rate=1.0,
     return_sequences=True,
     _borrow=False,
+    _reuse=None,
 ):
     """Run one recurrent layer over a batch of sequences.
 
@@ -156,6 +157,9 @@ def forward(
     _borrow : internal (rnnkit's network): the cache references ``x``, the weights and
         ``lengths`` instead of copying them; the caller leaves them unchanged until
         :func:`backward`.
+    _reuse : internal (rnnkit's network): the arrays of a consumed cache (its
+        ``arrays`` before :func:`backward`), reused for this call's cache when their shapes
+        and dtype fit, so that training does not fault in fresh memory at every step.
 
     Returns
     -------
@@ -189,7 +193,7 @@ def forward(
     output, h_n, c_n, arrays = _core.forward(
         cell, activation, reverse, x, weight_ih, weight_hh, bias_ih, bias_hh,
         h0, c0, lengths, training, threads, leak_rate=leak_rate,
-        return_sequences=return_sequences,
+        return_sequences=return_sequences, reuse=_fitting(_reuse, training, x.dtype, cell, B, T, H),
     )  # fmt: skip
     cache = None
     if training:
@@ -200,6 +204,21 @@ def forward(
         )
         cache = _Cache((cell, activation, reverse, leak_rate), arrays, saved)
     return ForwardResult(output, h_n, c_n, cache)
+
+
+def _fitting(arrays, training, dtype, cell, B, T, H):
+    """``arrays`` (a consumed cache's) if they can hold this call's cache, else None."""
+    if arrays is None or not training:
+        return None
+    gates, aux, h_prev, c_prev = arrays
+    fits = (
+        gates.dtype == dtype
+        and gates.shape == (T, B, GATES[cell] * H)
+        and h_prev.shape == (T, B, H)
+        and aux.shape == ((0,) if cell == "rnn" else (T, B, H))
+        and c_prev.shape == ((T, B, H) if cell == "lstm" else (0,))
+    )
+    return arrays if fits else None
 
 
 def backward(

@@ -1,0 +1,88 @@
+"""Training reuses the cache arrays of a consumed backward for the next forward (the
+network's ``workspace``, ``ops.forward(_reuse=...)``): the same results bit for bit, the
+same arrays, fresh ones when the shapes change, and checked arguments."""
+
+import numpy as np
+import pytest
+from test_network_gradients import make_inputs, make_params, make_spec
+
+from rnnkit import _core, _network, ops
+
+CELLS = ["rnn", "lstm", "gru"]
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_network_steps_reuse_caches_with_the_same_results(cell):
+    spec = make_spec(cell, (4, 3), bidirectional=True, dense=(5,), dropout=0.3, n_outputs=2)
+    params = make_params(spec)
+    x, lengths = make_inputs(ragged=True)
+    d_output = np.random.default_rng(3).normal(size=(x.shape[0], 2))
+
+    def step(workspace, seed):
+        rng = np.random.default_rng(seed)
+        out, tape = _network.forward(spec, params, x, lengths, training=True, rng=rng,
+                                     n_threads=2, workspace=workspace)  # fmt: skip
+        caches = [c.arrays for layer in tape.caches for c in layer]
+        return out, _network.backward(spec, params, tape, d_output, n_threads=2), caches
+
+    workspace, previous = {}, None
+    for seed in (0, 1, 2):  # the second and third steps run on reused arrays
+        out, grads, caches = step(workspace, seed)
+        fresh_out, fresh_grads, _ = step(None, seed)
+        np.testing.assert_array_equal(out, fresh_out)
+        for name in grads:
+            np.testing.assert_array_equal(grads[name], fresh_grads[name], err_msg=name)
+        if previous is not None:  # the very arrays the previous backward consumed
+            for now, before in zip(caches, previous, strict=True):
+                assert all(a is b for a, b in zip(now, before, strict=True))
+        previous = caches
+    assert len(workspace) == 4  # two layers, two directions, waiting for the next step
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_ops_reuse_only_fitting_arrays(cell):
+    rng = np.random.default_rng(0)
+    G, H, n_in = ops.GATES[cell], 5, 3
+    weights = [rng.normal(size=s) for s in ((G * H, n_in), (G * H, H), (G * H,), (G * H,))]
+
+    def run(batch, reuse):
+        x = np.random.default_rng(batch).normal(size=(batch, 7, n_in))
+        result = ops.forward(cell, x, *weights, training=True, _reuse=reuse)
+        arrays = result.cache.arrays
+        return result, arrays, ops.backward(result.cache, np.ones((batch, 7, H)))
+
+    first, spent, _ = run(4, None)
+    again, reused, grads = run(4, spent)
+    fresh, _, fresh_grads = run(4, None)
+    assert all(a is b for a, b in zip(reused, spent))
+    np.testing.assert_array_equal(again.output, fresh.output)
+    for name in ("d_x", "d_weight_ih", "d_weight_hh", "d_bias_ih", "d_bias_hh"):
+        np.testing.assert_array_equal(getattr(grads, name), getattr(fresh_grads, name))
+    # Another batch size: the spent arrays do not fit and fresh ones are made.
+    _, other, _ = run(3, reused)
+    assert not any(a is b for a, b in zip(other, reused))
+    # Inference keeps no cache and ignores them.
+    assert ops.forward(cell, np.ones((4, 7, n_in)), *weights, _reuse=spent).cache is None
+
+
+def test_core_checks_reused_arrays():
+    x = np.ones((2, 3, 1))
+    weights = [np.zeros((4, 1)), np.zeros((4, 1)), np.zeros(4), np.zeros(4)]
+    good = (np.empty((3, 2, 4)), np.empty((3, 2, 1)), np.empty((3, 2, 1)), np.empty((3, 2, 1)))
+
+    def call(reuse):
+        return _core.forward("lstm", "tanh", False, x, *weights, None, None, None, True, 1,
+                             reuse=reuse)  # fmt: skip
+
+    call(good)
+    read_only = np.empty((3, 2, 4))
+    read_only.flags.writeable = False
+    cases = [
+        ((read_only, *good[1:]), "reuse\\[0\\]: expected a writeable array"),
+        ((np.empty((3, 2, 5)), *good[1:]), "reuse\\[0\\]: expected shape \\(3, 2, 4\\)"),
+        ((good[0], good[1], np.empty((3, 2, 1), np.float32), good[3]), "reuse\\[2\\]"),
+        (good[:3], "reuse: expected None or 4 cache arrays"),
+    ]
+    for reuse, message in cases:
+        with pytest.raises((ValueError, TypeError), match=message):
+            call(reuse)
