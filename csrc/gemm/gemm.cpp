@@ -83,7 +83,7 @@ void gemm_block(const GemmShape& shape, MatrixView<T> a, MatrixView<T> b, T* c, 
             }
 #pragma omp barrier
             const bool add = accumulate || k0 > 0;
-#pragma omp for collapse(2) schedule(static)
+#pragma omp for collapse(2) schedule(dynamic)
             for (int64_t rb = 0; rb < row_blocks; ++rb) {
                 for (int64_t cb = 0; cb < col_blocks; ++cb) {
                     const int64_t i0 = rb * mc, rows = std::min(mc, m - i0);
