@@ -235,8 +235,10 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
     // Training projects into the cache's gates, which each step's cell math then
     // overwrites row by row with the activations: a buffer as large (40 MB for the
     // cosine RNN) less to allocate and fault in at every call.
-    AlignedBuffer<T> projection_scratch(training ? 0 : B * steps * GH);
-    T* const projection = training ? a.cache.gates : projection_scratch.data();
+    AlignedBuffer<T> projection_scratch(training || a.projection ? 0 : B * steps * GH);
+    T* const projection = training       ? a.cache.gates
+                          : a.projection ? a.projection
+                                         : projection_scratch.data();
     input_projection(s, x_steps.data(), a.weight_ih, a.bias_ih, a.bias_hh, projection, run);
     const AlignedBuffer<T> weight = pack_weight_hh_forward(a.weight_hh, G, tiling, n_threads);
 

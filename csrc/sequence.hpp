@@ -36,6 +36,9 @@ struct ForwardArgs {
     const T* h0;             // (B, H) or nullptr for zeros
     const T* c0;             // (B, H) or nullptr for zeros (lstm)
     const int64_t* lengths;  // (B) in [1, T], or nullptr for all T
+    // SCRATCH
+    T* projection;  // (T, B, G*H) for inference's input projection, or nullptr to allocate
+                    // it (training projects into cache.gates)
     // OUT
     T* output;               // (B, T, H), or nullptr when only h_n is wanted
     T* h_n;                  // (B, H)

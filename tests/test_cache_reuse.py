@@ -86,3 +86,39 @@ def test_core_checks_reused_arrays():
     for reuse, message in cases:
         with pytest.raises((ValueError, TypeError), match=message):
             call(reuse)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_inference_projects_into_a_kept_scratch(cell):
+    spec = make_spec(cell, (4, 3), bidirectional=True, dense=(5,), n_outputs=2)
+    params = make_params(spec)
+    x, lengths = make_inputs(ragged=True)
+    fresh = _network.forward(spec, params, x, lengths, n_threads=2)[0]
+    workspace = {}
+    first = _network.forward(spec, params, x, lengths, n_threads=2, workspace=workspace)[0]
+    kept = {key: arrays[0] for key, arrays in workspace.items()}
+    again = _network.forward(spec, params, x, lengths, n_threads=2, workspace=workspace)[0]
+    np.testing.assert_array_equal(first, fresh)
+    np.testing.assert_array_equal(again, fresh)
+    assert len(kept) == 4 and all(workspace[key][0] is kept[key] for key in kept)
+    # Each scratch holds its layer's input projection (the first layer's has bias + x W^T).
+    G, H = ops.GATES[cell], 4
+    projection = np.einsum("bti,gi->tbg", x, params["rnn.0.weight_ih"])
+    bias = params["rnn.0.bias_ih"] + params["rnn.0.bias_hh"]
+    if cell == "gru":  # b_hn stays inside the reset product
+        bias[2 * H :] = params["rnn.0.bias_ih"][2 * H :]
+    np.testing.assert_allclose(kept[(0, "")], projection + bias, rtol=1e-12, atol=1e-12)
+    assert kept[(0, "")].shape == (x.shape[1], x.shape[0], G * H)
+
+
+def test_inference_scratch_of_another_shape_is_not_used():
+    rng = np.random.default_rng(0)
+    weights = [rng.normal(size=s) for s in ((8, 3), (8, 2), (8,), (8,))]  # lstm, H = 2
+    x = rng.normal(size=(4, 7, 3))
+    wrong = np.full((7, 5, 8), np.nan)  # batch 5, not 4
+    result = ops.forward("lstm", x, *weights, _reuse=(wrong, None, None, None))
+    np.testing.assert_array_equal(result.output, ops.forward("lstm", x, *weights).output)
+    assert np.isnan(wrong).all()  # untouched
+    with pytest.raises(ValueError, match="reuse\\[0\\]: expected shape \\(7, 4, 8\\)"):
+        _core.forward("lstm", "tanh", False, x, *weights, None, None, None, False, 1,
+                      reuse=(wrong, None, None, None))  # fmt: skip

@@ -161,6 +161,12 @@ py::tuple forward(const rnnkit::SequenceShape& s, const py::array& x, const py::
     args.h_n = mutable_data(h_n);
     args.c_n = lstm ? mutable_data(c_state) : nullptr;
     py::array_t<T> gates, aux, h_prev, c_prev;
+    if (!training && !reuse.is_none()) {  // inference: a gates-shaped array holds the projection
+        const auto old = reuse.cast<py::tuple>();
+        if (old.size() != 4) throw py::value_error("reuse: expected None or 4 cache arrays");
+        gates = cache_array<T>(old[0], "reuse[0]", {steps, B, GH});
+        args.projection = mutable_data(gates);
+    }
     if (training) {
         // Step-major (T, B, .): the kernels' internal layout (see SequenceCache).
         py::tuple old = reuse.is_none()

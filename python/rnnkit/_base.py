@@ -538,13 +538,15 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
     def _outputs(self, seqs):
         """Raw network outputs for every sequence: (n, k) or (n, T, k), in chunks."""
         threads = self._threads()
+        workspace = {}  # each layer's projection scratch, from one chunk to the next
         return self._in_chunks(
             seqs,
             _PREDICT_CHUNK,
             lambda part: _network.forward(
-                self._spec_, self.params_, part.x, part.lengths, n_threads=threads
+                self._spec_, self.params_, part.x, part.lengths, n_threads=threads,
+                workspace=workspace,
             )[0],
-        )
+        )  # fmt: skip
 
     def _step(self, x_t, state=None):
         """Raw network outputs (B, k) for one more step ``x_t`` (B, F) of B sequences,

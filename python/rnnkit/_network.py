@@ -158,9 +158,10 @@ def forward_from(
     """:func:`forward` from the recurrent ``state`` a previous call returned (None: zeros),
     for a unidirectional network run a window of steps at a time.
 
-    ``workspace``: a dict the caller keeps across training steps; :func:`backward` puts
-    each layer's consumed cache arrays in it, and the next forward reuses them when they
-    fit, instead of faulting in fresh memory (tens of MB a step for long sequences).
+    ``workspace``: a dict the caller keeps across calls, so that they do not fault in
+    fresh memory (tens of MB a call for long sequences): in training, :func:`backward`
+    puts each layer's consumed cache arrays in it and the next forward reuses them; in
+    inference, each layer keeps the scratch of its input projection there.
 
     Returns ``(output, tape, state)``; ``state`` holds each layer's ``(h_n, c_n)`` (before
     dropout), ready for the next window.
@@ -170,7 +171,6 @@ def forward_from(
     batch, steps, _ = x.shape
     new_state = []
     tape = Tape(lengths, steps, workspace=workspace) if training else None
-    reusable = workspace if training and workspace is not None else {}
     dropout = spec.dropout if training else 0.0
     h = x
     last_layer = len(spec.hidden_sizes) - 1
@@ -191,7 +191,7 @@ def forward_from(
                 n_threads=n_threads,
                 return_sequences=not final_only,
                 _borrow=True,  # nothing changes the inputs or weights before backward
-                _reuse=reusable.pop((layer, suffix), None),
+                _reuse=_reusable(workspace, (layer, suffix), training, spec, h, layer),
             )
             for suffix in spec.directions
         ]
@@ -312,6 +312,22 @@ def _recurrent_params(params, layer, suffix):
     return tuple(
         params[prefix + name + suffix] for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
     )
+
+
+def _reusable(workspace, key, training, spec, x, layer):
+    """What ``ops.forward(_reuse=...)`` can fill for layer ``key`` from ``workspace``:
+    in training, the cache arrays the last backward consumed (None when there are none);
+    in inference, a (T, B, G*H) scratch kept there for the next call of the same shape."""
+    if workspace is None:
+        return None
+    if training:
+        return workspace.pop(key, None)
+    batch, steps, _ = x.shape
+    shape = (steps, batch, ops.GATES[spec.cell] * spec.hidden_sizes[layer])
+    arrays = workspace.get(key)
+    if arrays is None or arrays[0].shape != shape or arrays[0].dtype != x.dtype:
+        arrays = workspace[key] = (np.empty(shape, x.dtype), None, None, None)
+    return arrays
 
 
 def _concat(arrays):

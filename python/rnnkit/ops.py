@@ -159,7 +159,8 @@ def forward(
         :func:`backward`.
     _reuse : internal (rnnkit's network): the arrays of a consumed cache (its
         ``arrays`` before :func:`backward`), reused for this call's cache when their shapes
-        and dtype fit, so that training does not fault in fresh memory at every step.
+        and dtype fit, so that training does not fault in fresh memory at every step; in
+        inference the first, gates-shaped (T, B, G*H), holds the input projection.
 
     Returns
     -------
@@ -207,13 +208,17 @@ def forward(
 
 
 def _fitting(arrays, training, dtype, cell, B, T, H):
-    """``arrays`` (a consumed cache's) if they can hold this call's cache, else None."""
-    if arrays is None or not training:
+    """``arrays`` (a consumed cache's) if they can hold this call's cache (inference:
+    if the first can hold its input projection), else None."""
+    if arrays is None:
         return None
     gates, aux, h_prev, c_prev = arrays
+    fits = gates.dtype == dtype and gates.shape == (T, B, GATES[cell] * H)
+    if not training:
+        return arrays if fits else None
     fits = (
-        gates.dtype == dtype
-        and gates.shape == (T, B, GATES[cell] * H)
+        fits
+        and not any(a is None for a in arrays)
         and h_prev.shape == (T, B, H)
         and aux.shape == ((0,) if cell == "rnn" else (T, B, H))
         and c_prev.shape == ((T, B, H) if cell == "lstm" else (0,))
