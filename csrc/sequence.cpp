@@ -14,8 +14,6 @@
 namespace rnnkit {
 namespace {
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
 // Keeps each thread's slice of a scratch buffer on its own cache lines.
 int64_t pad_to_line(int64_t count) { return (count + 15) / 16 * 16; }
 

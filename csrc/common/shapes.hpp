@@ -6,6 +6,9 @@
 
 namespace rnnkit {
 
+// Blocks of size b that cover a elements (a >= 0, b > 0).
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
 enum class Cell { rnn, lstm, gru };
 enum class Activation { tanh, relu, linear };
 

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "common/parallel.hpp"
+#include "common/shapes.hpp"
 
 namespace rnnkit {
 namespace {
@@ -62,7 +63,7 @@ template <class T>
 void dropout(const DropoutShape& shape, const DropoutArgs<T>& args, int n_threads) {
     const uint32_t threshold = drop_threshold(shape.rate);
     const T scale = T(1.0 / (1.0 - shape.rate));
-    const int64_t n_blocks = (shape.n + kBlock - 1) / kBlock;
+    const int64_t n_blocks = ceil_div(shape.n, kBlock);
     // About sixteen operations an element (the hash, shared by two, and the product).
     const int threads = threads_for(n_threads, n_blocks, 16 * shape.n);
 #pragma omp parallel for schedule(static) num_threads(threads)

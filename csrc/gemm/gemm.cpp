@@ -6,11 +6,10 @@
 
 #include "common/aligned_buffer.hpp"
 #include "common/parallel.hpp"
+#include "common/shapes.hpp"
 
 namespace rnnkit {
 namespace {
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // Largest block sizes in units of the kernel's tile: an A block (mc x kc) and a
 // B block (kc x nc) together stay within a 1 MiB L2 for float and double.

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "common/parallel.hpp"
+#include "common/shapes.hpp"
 
 namespace rnnkit {
 namespace {
@@ -60,7 +61,7 @@ struct RmsProp {
 
 template <class T, class Rule>
 void run_blocks(int64_t n, const Rule& rule, const UpdateArgs<T>& args, int n_threads) {
-    const int64_t n_blocks = (n + kBlock - 1) / kBlock;
+    const int64_t n_blocks = ceil_div(n, kBlock);
     // About eight operations an element; memory-bound beyond L2.
     const int threads = threads_for(n_threads, n_blocks, 8 * n);
 #pragma omp parallel for schedule(static) num_threads(threads)
