@@ -104,13 +104,6 @@ void gemm_block(const GemmShape& shape, MatrixView<T> a, MatrixView<T> b, T* c, 
     }
 }
 
-// OUT dst (cols x rows, row stride ld_dst) = IN src (rows x cols, row stride ld_src)^T.
-template <class T>
-void transpose(const T* src, int64_t rows, int64_t cols, int64_t ld_src, T* dst, int64_t ld_dst) {
-    for (int64_t i = 0; i < rows; ++i)
-        for (int64_t j = 0; j < cols; ++j) dst[j * ld_dst + i] = src[i * ld_src + j];
-}
-
 }  // namespace
 
 template <class T>

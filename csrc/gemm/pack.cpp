@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/prefetch.hpp"
+#include "common/shapes.hpp"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -11,19 +12,20 @@
 namespace rnnkit {
 namespace {
 
-// dst[k * width + j] = src[j * row_stride + k] for j < rows, k < depth: the
-// element by element transpose, for what the 4 x 4 blocks below leave over.
+// transpose's element by element part, for what the 4 x 4 blocks leave over.
+// Each output row is written front to back.
 template <class T>
-void transpose_scalar(const T* src, int64_t row_stride, int64_t rows, int64_t depth, T* dst,
-                      int64_t width) {
-    for (int64_t k = 0; k < depth; ++k)
-        for (int64_t j = 0; j < rows; ++j) dst[k * width + j] = src[j * row_stride + k];
+void transpose_scalar(const T* src, int64_t rows, int64_t cols, int64_t ld_src, T* dst,
+                      int64_t ld_dst) {
+    for (int64_t j = 0; j < cols; ++j)
+        for (int64_t i = 0; i < rows; ++i) dst[j * ld_dst + i] = src[i * ld_src + j];
 }
 
-// The same for `rows` a multiple of 4 (float): 4 x 4 blocks transposed in SSE
-// registers (x86-64's baseline), where the scalar loop took one load and one
-// store per element and was most of a batch-1 layer call (mnist: 60 us of
-// packing W_hh at every call).
+// transpose of the leading `rows` (a multiple of 4) x `cols / 4 * 4` in 4 x 4
+// blocks in SSE registers (x86-64's baseline), where the scalar loop took one
+// load and one store per element and was most of a batch-1 layer call (mnist:
+// 60 us of packing W_hh at every call). Returns the columns done: 0 where there
+// are no such blocks (double, other targets).
 template <class T>
 int64_t transpose_blocks(const T*, int64_t, int64_t, int64_t, T*, int64_t) {
     return 0;
@@ -31,23 +33,23 @@ int64_t transpose_blocks(const T*, int64_t, int64_t, int64_t, T*, int64_t) {
 
 #if defined(__SSE2__)
 template <>
-int64_t transpose_blocks<float>(const float* src, int64_t row_stride, int64_t rows, int64_t depth,
-                                float* dst, int64_t width) {
-    const int64_t depth4 = depth / 4 * 4;
-    for (int64_t k = 0; k < depth4; k += 4) {
-        for (int64_t j = 0; j + 4 <= rows; j += 4) {
-            const float* in = src + j * row_stride + k;
-            __m128 r0 = _mm_loadu_ps(in), r1 = _mm_loadu_ps(in + row_stride);
-            __m128 r2 = _mm_loadu_ps(in + 2 * row_stride), r3 = _mm_loadu_ps(in + 3 * row_stride);
+int64_t transpose_blocks<float>(const float* src, int64_t rows, int64_t cols, int64_t ld_src,
+                                float* dst, int64_t ld_dst) {
+    const int64_t cols4 = cols / 4 * 4;
+    for (int64_t j = 0; j < cols4; j += 4) {
+        for (int64_t i = 0; i < rows; i += 4) {
+            const float* in = src + i * ld_src + j;
+            __m128 r0 = _mm_loadu_ps(in), r1 = _mm_loadu_ps(in + ld_src);
+            __m128 r2 = _mm_loadu_ps(in + 2 * ld_src), r3 = _mm_loadu_ps(in + 3 * ld_src);
             _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-            float* out = dst + k * width + j;
+            float* out = dst + j * ld_dst + i;
             _mm_storeu_ps(out, r0);
-            _mm_storeu_ps(out + width, r1);
-            _mm_storeu_ps(out + 2 * width, r2);
-            _mm_storeu_ps(out + 3 * width, r3);
+            _mm_storeu_ps(out + ld_dst, r1);
+            _mm_storeu_ps(out + 2 * ld_dst, r2);
+            _mm_storeu_ps(out + 3 * ld_dst, r3);
         }
     }
-    return depth4;
+    return cols4;
 }
 #endif
 
@@ -61,15 +63,7 @@ void pack_transposed(MatrixView<T> src, int64_t kc, int64_t n_valid, int64_t wid
     constexpr int64_t group = 64 / sizeof(T);
     for (int64_t j0 = 0; j0 < n_valid; j0 += group) {
         const int64_t count = std::min(group, n_valid - j0);
-        const T* in = src.data + j0 * src.row_stride;
-        T* out = dst + j0;
-        const int64_t rows4 = count / 4 * 4;
-        // Whole 4 x 4 blocks where there are any, then the leftover depth and rows.
-        const int64_t done =
-            rows4 ? transpose_blocks(in, src.row_stride, rows4, kc, out, width) : 0;
-        transpose_scalar(in + done, src.row_stride, rows4, kc - done, out + done * width, width);
-        transpose_scalar(in + rows4 * src.row_stride, src.row_stride, count - rows4, kc,
-                         out + rows4, width);
+        transpose(src.data + j0 * src.row_stride, count, kc, src.row_stride, dst + j0, width);
     }
     if (n_valid < width)
         for (int64_t k = 0; k < kc; ++k)
@@ -79,8 +73,17 @@ void pack_transposed(MatrixView<T> src, int64_t kc, int64_t n_valid, int64_t wid
 }  // namespace
 
 template <class T>
+void transpose(const T* src, int64_t rows, int64_t cols, int64_t ld_src, T* dst, int64_t ld_dst) {
+    const int64_t rows4 = rows / 4 * 4;
+    // Whole 4 x 4 blocks where there are any, then the leftover columns and rows.
+    const int64_t done = rows4 ? transpose_blocks(src, rows4, cols, ld_src, dst, ld_dst) : 0;
+    transpose_scalar(src + done, rows4, cols - done, ld_src, dst + done * ld_dst, ld_dst);
+    transpose_scalar(src + rows4 * ld_src, rows - rows4, cols, ld_src, dst + rows4, ld_dst);
+}
+
+template <class T>
 void pack_panels(MatrixView<T> src, int64_t kc, int64_t n_valid, int64_t width, T* dst) {
-    const int64_t panels = (n_valid + width - 1) / width;
+    const int64_t panels = ceil_div(n_valid, width);
     if (src.col_stride == 1 && src.row_stride != 1) {
         for (int64_t q = 0; q < panels; ++q)
             pack_transposed(MatrixView<T>{src.data + q * width * src.row_stride, src.row_stride, 1},
@@ -119,6 +122,8 @@ void pack_panels(MatrixView<T> src, int64_t kc, int64_t n_valid, int64_t width, 
     }
 }
 
+template void transpose<float>(const float*, int64_t, int64_t, int64_t, float*, int64_t);
+template void transpose<double>(const double*, int64_t, int64_t, int64_t, double*, int64_t);
 template void pack_panels<float>(MatrixView<float>, int64_t, int64_t, int64_t, float*);
 template void pack_panels<double>(MatrixView<double>, int64_t, int64_t, int64_t, double*);
 

@@ -19,6 +19,11 @@ struct MatrixView {
     const T* at(int64_t i, int64_t j) const { return data + i * row_stride + j * col_stride; }
 };
 
+// OUT dst[j * ld_dst + i] = IN src[i * ld_src + j] for i < rows, j < cols: the
+// transpose of a strided matrix, written row by row.
+template <class T>
+void transpose(const T* src, int64_t rows, int64_t cols, int64_t ld_src, T* dst, int64_t ld_dst);
+
 // OUT panels q = 0, 1, ... of `width` columns each, at dst + q * width * kc:
 // dst[q * width * kc + k * width + j] = src(q * width + j, k) for the n_valid
 // columns, 0 in the padding of the last panel; IN src: viewed as (column j,
