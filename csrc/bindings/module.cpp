@@ -160,20 +160,17 @@ py::tuple forward(const rnnkit::SequenceShape& s, const py::array& x, const py::
     args.output = return_sequences ? mutable_data(output) : nullptr;
     args.h_n = mutable_data(h_n);
     args.c_n = lstm ? mutable_data(c_state) : nullptr;
+    const py::tuple old = reuse.is_none()
+                              ? py::make_tuple(py::none(), py::none(), py::none(), py::none())
+                              : reuse.cast<py::tuple>();
+    if (old.size() != 4) throw py::value_error("reuse: expected None or 4 cache arrays");
     py::array_t<T> gates, aux, h_prev, c_prev;
-    if (!training && !reuse.is_none()) {  // inference: a gates-shaped array holds the projection
-        const auto old = reuse.cast<py::tuple>();
-        if (old.size() != 4) throw py::value_error("reuse: expected None or 4 cache arrays");
-        gates = cache_array<T>(old[0], "reuse[0]", {steps, B, GH});
-        args.projection = mutable_data(gates);
-    }
+    // Step-major (T, B, .): the kernels' internal layout (see SequenceCache).
+    // Inference with a gates-shaped array takes it as the input projection's scratch.
+    const bool scratch = !training && !old[0].is_none();
+    if (training || scratch) gates = cache_array<T>(old[0], "reuse[0]", {steps, B, GH});
+    if (scratch) args.projection = mutable_data(gates);
     if (training) {
-        // Step-major (T, B, .): the kernels' internal layout (see SequenceCache).
-        py::tuple old = reuse.is_none()
-                            ? py::make_tuple(py::none(), py::none(), py::none(), py::none())
-                            : reuse.cast<py::tuple>();
-        if (old.size() != 4) throw py::value_error("reuse: expected None or 4 cache arrays");
-        gates = cache_array<T>(old[0], "reuse[0]", {steps, B, GH});
         aux =
             cache_array<T>(old[1], "reuse[1]", s.cell == Cell::rnn ? Shape{0} : Shape{steps, B, H});
         h_prev = cache_array<T>(old[2], "reuse[2]", {steps, B, H});
