@@ -169,29 +169,33 @@ def forward_from(
     if state is not None and spec.bidirectional:
         raise ValueError("a bidirectional network cannot continue from a state")
     batch, steps, _ = x.shape
+    # ops.forward's checks, once: the layers below pass on what they get from each other.
+    h = ops._as_input(x)
+    lengths = ops._as_lengths(lengths, batch, steps)
+    threads = ops._as_threads(n_threads)
     new_state = []
     tape = Tape(lengths, steps, workspace=workspace) if training else None
     dropout = spec.dropout if training else 0.0
-    h = x
     last_layer = len(spec.hidden_sizes) - 1
     for layer in range(len(spec.hidden_sizes)):
         h0, c0 = (None, None) if state is None else state[layer]
         final_only = layer == last_layer and not spec.return_sequences
         results = [
-            ops.forward(
+            ops._run_forward(
                 spec.cell,
                 h,
-                *_recurrent_params(params, layer, suffix),
+                _recurrent_params(params, layer, suffix),
                 h0=h0,
                 c0=c0,
                 lengths=lengths,
                 reverse=bool(suffix),
                 activation=spec.activation,
                 training=training,
-                n_threads=n_threads,
+                n_threads=threads,
+                leak_rate=1.0,
                 return_sequences=not final_only,
-                _borrow=True,  # nothing changes the inputs or weights before backward
-                _reuse=_reusable(workspace, (layer, suffix), training, spec, h, layer),
+                borrow=True,  # nothing changes the inputs or weights before backward
+                reuse=_reusable(workspace, (layer, suffix), training, spec, h, layer),
             )
             for suffix in spec.directions
         ]
@@ -200,12 +204,12 @@ def forward_from(
             h = _concat([r.h_n for r in results])
         else:
             h = _concat([r.output for r in results])
-        h, mask = _dropout(h, dropout, rng, n_threads)
+        h, mask = _dropout(h, dropout, rng, threads)
         if training:
             tape.caches.append([r.cache for r in results])
             tape.recurrent_masks.append(mask)
 
-    out = _head(spec, params, h.reshape(-1, h.shape[-1]), dropout, rng, tape, n_threads)
+    out = _head(spec, params, h.reshape(-1, h.shape[-1]), dropout, rng, tape, threads)
     if spec.return_sequences:
         out = out.reshape(batch, steps, spec.n_outputs)
     return out, tape, new_state

@@ -191,16 +191,35 @@ def forward(
     leak_rate = _as_leak_rate(leak_rate, cell)
     return_sequences = _as_bool(return_sequences, "return_sequences")
 
+    return _run_forward(
+        cell, x, (weight_ih, weight_hh, bias_ih, bias_hh), h0=h0, c0=c0, lengths=lengths,
+        reverse=reverse, activation=activation, training=training, n_threads=threads,
+        leak_rate=leak_rate, return_sequences=return_sequences, borrow=_borrow, reuse=_reuse,
+    )  # fmt: skip
+
+
+def _run_forward(
+    cell, x, weights, *, h0, c0, lengths, reverse, activation, training, n_threads,
+    leak_rate, return_sequences, borrow, reuse,
+):  # fmt: skip
+    """:func:`forward` past its checks, for arguments already in the form they leave
+    them: C-contiguous arrays of x's dtype, ``lengths`` int64 or None, bools, an int
+    ``n_threads``. rnnkit's network calls it directly with arrays it made itself: the
+    checks cost a batch-1 prediction more than a layer's own arithmetic, and ``_core``
+    checks every shape and dtype again, so nothing reaches a kernel out of bounds."""
+    B, T, _ = x.shape
+    weight_ih, weight_hh, bias_ih, bias_hh = weights
+    H = weight_hh.shape[1]
     output, h_n, c_n, arrays = _core.forward(
         cell, activation, reverse, x, weight_ih, weight_hh, bias_ih, bias_hh,
-        h0, c0, lengths, training, threads, leak_rate=leak_rate,
-        return_sequences=return_sequences, reuse=_fitting(_reuse, training, x.dtype, cell, B, T, H),
+        h0, c0, lengths, training, n_threads, leak_rate=leak_rate,
+        return_sequences=return_sequences, reuse=_fitting(reuse, training, x.dtype, cell, B, T, H),
     )  # fmt: skip
     cache = None
     if training:
         # Private copies: the caller may update weights in place before backward.
         saved = tuple(
-            a if a is None or _borrow else np.array(a, copy=True)
+            a if a is None or borrow else np.array(a, copy=True)
             for a in (x, weight_ih, weight_hh, lengths)
         )
         cache = _Cache((cell, activation, reverse, leak_rate), arrays, saved)
