@@ -709,6 +709,30 @@ def test_not_fitted(cls, method):
         getattr(tiny(cls), method)(*args)
 
 
+@pytest.mark.parametrize(
+    "name, spoil, error, pattern",
+    [
+        (
+            "weight_ih",
+            lambda w: w[:, :-1].copy(),
+            ValueError,
+            r"expected shape \(16, 3\), got \(16, 2\)",
+        ),
+        ("weight_hh", lambda w: w.astype(np.float64), TypeError, r"expected dtype float32"),
+        ("weight_hh", np.asfortranarray, ValueError, r"expected a C-contiguous array"),
+    ],
+    ids=["shape", "dtype", "layout"],
+)
+def test_predict_with_a_spoiled_fitted_weight(name, spoil, error, pattern):
+    # The network passes the fitted weights to the kernels without ops.forward's checks
+    # (ops._run_forward); _core's own checks must still stop a weight the user replaced
+    # with one of another shape, dtype or layout, with an error naming it, not a crash.
+    est = tiny(RNNRegressor, cell="lstm").fit(*make_data(RNNRegressor, "3d"))
+    est.params_["rnn.0." + name] = spoil(est.params_["rnn.0." + name])
+    with pytest.raises(error, match=f"^{name}: {pattern}"):
+        est.predict(X3)
+
+
 @pytest.mark.parametrize("cls", ESTIMATORS)
 @pytest.mark.parametrize(
     "change",
