@@ -81,10 +81,7 @@ struct StepSchedule {
             DenormalGuard denormals;
             const int thread = omp_get_thread_num();
             if (by_rows) {
-                // The team OpenMP gave, which may be smaller than asked for.
-                const int team = omp_get_num_threads();
-                const int64_t p0 = tiling.row_panels * thread / team;
-                const int64_t p1 = tiling.row_panels * (thread + 1) / team;
+                const auto [p0, p1] = team_share(tiling.row_panels);
                 // Panels innermost: a block of weights serves all of them in turn.
                 for (int64_t step = 0; step < steps; ++step)
                     for (int64_t jb = 0; jb < tiling.hidden_blocks; ++jb)
@@ -99,14 +96,6 @@ struct StepSchedule {
         }
     }
 };
-
-// The micro-kernel of the per-step product h W_hh^T: a batch of one row takes
-// the single-row kernel, which skips the mr - 1 zero rows of a full tile, as
-// wide as the hidden units allow.
-template <class T>
-MicroKernel<T> recurrent_microkernel(int64_t batch, int64_t hidden, Isa isa) {
-    return batch == 1 ? select_row_microkernel<T>(isa, hidden) : select_microkernel<T>(isa);
-}
 
 bool is_valid(const int64_t* lengths, int64_t b, int64_t t) {
     return lengths == nullptr || t < lengths[b];
@@ -223,7 +212,8 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
     const bool lstm = s.cell == Cell::lstm, gru = s.cell == Cell::gru;
     const bool training = a.cache.gates != nullptr;
     const T leak_rate = T(s.leak_rate);
-    const MicroKernel<T> kernel = recurrent_microkernel<T>(B, H, run.isa);
+    // The per-step product over hidden units: batch 1 skips a full tile's mr - 1 zero rows.
+    const MicroKernel<T> kernel = select_microkernel_for<T>(run.isa, B, H);
     const CellKernels<T> cell = cell_kernels<T>(s.cell, s.activation, run.isa);
     const RecurrentTiling tiling(B, H, kernel.mr, kernel.nr);
     const int64_t mr = tiling.mr, nr = tiling.nr;
@@ -329,7 +319,8 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
     const int64_t GH = G * H, rows_all = B * steps, window = a.bptt_steps;
     const bool lstm = s.cell == Cell::lstm, gru = s.cell == Cell::gru;
     const T leak_rate = T(s.leak_rate);
-    const MicroKernel<T> kernel = recurrent_microkernel<T>(B, H, run.isa);
+    // The per-step product over hidden units: batch 1 skips a full tile's mr - 1 zero rows.
+    const MicroKernel<T> kernel = select_microkernel_for<T>(run.isa, B, H);
     const CellKernels<T> cell = cell_kernels<T>(s.cell, s.activation, run.isa);
     const RecurrentTiling tiling(B, H, kernel.mr, kernel.nr);
     const int64_t mr = tiling.mr, nr = tiling.nr;

@@ -379,8 +379,8 @@ PYBIND11_MODULE(_core, m) {
            double decay2, double epsilon, int64_t t, int n_threads) {
             const rnnkit::UpdateRule rule{
                 parse_optimizer(kind), learning_rate, decay1, decay2, epsilon, t};
-            auto run = params.dtype().equal(py::dtype::of<double>()) ? &optimizer_update<double>
-                                                                     : &optimizer_update<float>;
+            auto run =
+                is_float64(params, "params") ? &optimizer_update<double> : &optimizer_update<float>;
             run(rule, params, grad, first, second, n_threads);
         },
         py::arg("kind"), py::arg("params"), py::arg("grad"), py::arg("first"), py::arg("second"),

@@ -3,6 +3,8 @@
 // results, bit for bit.
 #pragma once
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cstdint>
 
@@ -26,6 +28,18 @@ constexpr int64_t kMinWorkPerThread = int64_t(1) << 17;
 inline int threads_for(int n_threads, int64_t n_tasks, int64_t work) {
     const int64_t by_work = std::max<int64_t>(1, work / kMinWorkPerThread);
     return static_cast<int>(std::max<int64_t>(1, std::min({int64_t(n_threads), n_tasks, by_work})));
+}
+
+// The calling thread's run [begin, end) of `count` items split evenly over its
+// team. Inside a parallel region: the team is the one OpenMP gave, which may be
+// smaller than asked for (OMP_THREAD_LIMIT, nesting), so no item is left out.
+struct TeamShare {
+    int64_t begin, end;
+};
+
+inline TeamShare team_share(int64_t count) {
+    const int thread = omp_get_thread_num(), team = omp_get_num_threads();
+    return {count * thread / team, count * (thread + 1) / team};
 }
 
 // Flushes denormals to zero for the lifetime of the guard, on the calling

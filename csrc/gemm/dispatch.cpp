@@ -97,9 +97,16 @@ MicroKernel<T> select_row_microkernel(Isa isa, int64_t columns) {
     return select<T>(isa, std::max<int64_t>(columns, 1));
 }
 
+template <class T>
+MicroKernel<T> select_microkernel_for(Isa isa, int64_t rows, int64_t columns) {
+    return rows == 1 ? select_row_microkernel<T>(isa, columns) : select_microkernel<T>(isa);
+}
+
 template MicroKernel<float> select_microkernel<float>(Isa);
 template MicroKernel<double> select_microkernel<double>(Isa);
 template MicroKernel<float> select_row_microkernel<float>(Isa, int64_t);
 template MicroKernel<double> select_row_microkernel<double>(Isa, int64_t);
+template MicroKernel<float> select_microkernel_for<float>(Isa, int64_t, int64_t);
+template MicroKernel<double> select_microkernel_for<double>(Isa, int64_t, int64_t);
 
 }  // namespace rnnkit

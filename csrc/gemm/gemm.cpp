@@ -22,17 +22,10 @@ constexpr int64_t kMaxPackedColumns = 2048;
 
 int64_t padded(int64_t size, int64_t multiple) { return ceil_div(size, multiple) * multiple; }
 
-// The kernel for an m-row product: a single row takes the single-row kernel
-// (as wide as n allows) instead of a tile of mr - 1 zero rows.
-template <class T>
-MicroKernel<T> kernel_for(int64_t m, int64_t n, Isa isa) {
-    return m == 1 ? select_row_microkernel<T>(isa, n) : select_microkernel<T>(isa);
-}
-
 // Multiply-adds the kernels run for an m x n product, padding included.
 template <class T>
 int64_t padded_work(int64_t m, int64_t n, Isa isa) {
-    const MicroKernel<T> kernel = kernel_for<T>(m, n, isa);
+    const MicroKernel<T> kernel = select_microkernel_for<T>(isa, m, n);
     return padded(m, kernel.mr) * padded(n, kernel.nr);
 }
 
@@ -72,10 +65,7 @@ void gemm_block(const GemmShape& shape, MatrixView<T> a, MatrixView<T> b, T* c, 
             // B's column panels are shared by all row blocks: pack them once,
             // each thread a run of panels.
             {
-                // The team OpenMP gave, which may be smaller than asked for.
-                const int thread = omp_get_thread_num(), team = omp_get_num_threads();
-                const int64_t p0 = n_panels * thread / team;
-                const int64_t p1 = n_panels * (thread + 1) / team;
+                const auto [p0, p1] = team_share(n_panels);
                 if (p0 < p1)
                     pack_panels(MatrixView<T>{b.at(k0, p0 * nr), b.col_stride, b.row_stride}, kc,
                                 std::min(n, p1 * nr) - p0 * nr, nr, b_packed.data() + p0 * nr * kc);
@@ -128,7 +118,7 @@ void gemm(const GemmShape& shape, MatrixView<T> a, MatrixView<T> b, T* c, int64_
         transpose(c_t.data(), n, m, m, c, ldc);
         return;
     }
-    const MicroKernel<T> kernel = kernel_for<T>(m, n, isa);
+    const MicroKernel<T> kernel = select_microkernel_for<T>(isa, m, n);
     for (int64_t j0 = 0; j0 < n; j0 += kMaxPackedColumns) {
         const GemmShape block{m, std::min(kMaxPackedColumns, n - j0), k};
         gemm_block<T>(block, a, MatrixView<T>{b.at(0, j0), b.row_stride, b.col_stride}, c + j0, ldc,

@@ -37,6 +37,12 @@ MicroKernel<T> select_microkernel(Isa isa = Isa::best);
 template <class T>
 MicroKernel<T> select_row_microkernel(Isa isa, int64_t columns);
 
+// The kernel for a product with `rows` rows of A and `columns` of C: a single
+// row takes the single-row kernel fitted to the columns, anything else the full
+// kernel.
+template <class T>
+MicroKernel<T> select_microkernel_for(Isa isa, int64_t rows, int64_t columns);
+
 bool isa_supported(Isa isa);
 
 // `isa` itself, or for Isa::best the widest ISA this CPU supports. Throws
