@@ -38,7 +38,9 @@ struct ForwardArgs {
     const int64_t* lengths;  // (B) in [1, T], or nullptr for all T
     // SCRATCH
     T* projection;  // (T, B, G*H) for inference's input projection, or nullptr to allocate
-                    // it (training projects into cache.gates)
+                    // it; used only by batches smaller than a micro-kernel tile, which
+                    // project every step's input before the time loop (training projects
+                    // into cache.gates). Larger batches add it inside each step's tile.
     // OUT
     T* output;               // (B, T, H), or nullptr when only h_n is wanted
     T* h_n;                  // (B, H)

@@ -253,10 +253,13 @@ def sub_case(case, rows):
 @pytest.mark.parametrize("cell, activation", CELL_ACTS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("reverse", [False, True])
-@pytest.mark.parametrize("hidden", [7, 37, 150])  # each width of single-row kernel
-def test_row_independent_of_batch(cell, activation, dtype, reverse, hidden):
+# hidden: each width of single-row kernel; 300 inputs: two depth blocks of the input product
+@pytest.mark.parametrize("hidden, inputs", [(7, 7), (37, 7), (150, 7), (37, 300)])
+def test_row_independent_of_batch(cell, activation, dtype, reverse, hidden, inputs):
+    # Batches of a full tile's rows or more add x_t W_ih^T inside each step's tile, smaller
+    # ones project all steps before the loop: a row must get the same bits either way.
     B = 21
-    case = make_case(cell, dtype, B, 6, 7, hidden, seed=4, var_lengths=True)
+    case = make_case(cell, dtype, B, 6, inputs, hidden, seed=4, var_lengths=True)
     full, _ = run(cell, activation, case, reverse=reverse, n_threads=2, backward=False)
     rng = np.random.default_rng(9)
 
@@ -272,6 +275,11 @@ def test_row_independent_of_batch(cell, activation, dtype, reverse, hidden):
             cell, activation, sub_case(case, rows), reverse=reverse, n_threads=1, backward=False
         )
         check(rows, single, f"row {b} alone")
+    rows = rng.permutation(B)[:5]  # fewer rows than a tile, padded
+    few, _ = run(
+        cell, activation, sub_case(case, rows), reverse=reverse, n_threads=2, backward=False
+    )
+    check(rows, few, "five rows")
     for n_threads in (1, 3):  # shuffled batch
         rows = rng.permutation(B)
         shuffled, _ = run(

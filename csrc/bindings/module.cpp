@@ -166,7 +166,8 @@ py::tuple forward(const rnnkit::SequenceShape& s, const py::array& x, const py::
     if (old.size() != 4) throw py::value_error("reuse: expected None or 4 cache arrays");
     py::array_t<T> gates, aux, h_prev, c_prev;
     // Step-major (T, B, .): the kernels' internal layout (see SequenceCache).
-    // Inference with a gates-shaped array takes it as the input projection's scratch.
+    // Inference with a gates-shaped array takes it as the input projection's scratch
+    // (which only batches smaller than a micro-kernel tile use: see ForwardArgs).
     const bool scratch = !training && !old[0].is_none();
     if (training || scratch) gates = cache_array<T>(old[0], "reuse[0]", {steps, B, GH});
     if (scratch) args.projection = mutable_data(gates);

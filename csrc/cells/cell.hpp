@@ -22,15 +22,15 @@ struct CellForwardRow {
     // IN
     const T* recurrent;  // h_{t-1} W_hh^T (no bias), gate g at + g * recurrent_stride
     int64_t recurrent_stride;
-    // x_t W_ih^T + b_ih + b_hh (gru: without b_hn), gate g at + g * H. In training it is
-    // `gates` itself (the forward projects the input into the cache it then fills):
-    // each element's projection is read before its activation is written, and the two
-    // pointers are not declared __restrict.
+    // x_t W_ih^T + b_ih + b_hh (gru: without b_hn), gate g at + g * projection_stride.
+    // In training it may be `gates` itself (the forward can project the input into the
+    // cache it then fills): each element's projection is read before its activation is
+    // written, and the two pointers are not declared __restrict.
     const T* projection;
+    int64_t projection_stride;
     const T* bias_hn;  // gru: b_hn, applied inside r * (W_hn h + b_hn)
     const T* h_prev;
     const T* c_prev;  // lstm
-    int64_t hidden;   // H, the gate stride of `projection`
     T leak_rate;      // rnn: a in (0, 1], h_t = (1 - a) h_{t-1} + a y_t; 1 for the plain cell
     // OUT
     T* h;

@@ -18,13 +18,13 @@ namespace {
 template <class T, Activation A>
 struct GruRow {
     static void forward(const CellForwardRow<T>& row, int64_t n) {
-        const int64_t rs = row.recurrent_stride, H = row.hidden, gs = row.gates_stride;
+        const int64_t rs = row.recurrent_stride, ps = row.projection_stride, gs = row.gates_stride;
         const T* __restrict rec_r = row.recurrent;
         const T* __restrict rec_z = row.recurrent + rs;
         const T* __restrict rec_n = row.recurrent + 2 * rs;
         const T* proj_r = row.projection;
-        const T* proj_z = row.projection + H;
-        const T* proj_n = row.projection + 2 * H;
+        const T* proj_z = row.projection + ps;
+        const T* proj_n = row.projection + 2 * ps;
         const T* __restrict b_hn = row.bias_hn;
         const T* __restrict h_prev = row.h_prev;
         T* out_r = row.gates;

@@ -16,15 +16,15 @@ namespace {
 template <class T, Activation A>
 struct LstmRow {
     static void forward(const CellForwardRow<T>& row, int64_t n) {
-        const int64_t rs = row.recurrent_stride, H = row.hidden, gs = row.gates_stride;
+        const int64_t rs = row.recurrent_stride, ps = row.projection_stride, gs = row.gates_stride;
         const T* __restrict rec_i = row.recurrent;
         const T* __restrict rec_f = row.recurrent + rs;
         const T* __restrict rec_g = row.recurrent + 2 * rs;
         const T* __restrict rec_o = row.recurrent + 3 * rs;
         const T* proj_i = row.projection;
-        const T* proj_f = row.projection + H;
-        const T* proj_g = row.projection + 2 * H;
-        const T* proj_o = row.projection + 3 * H;
+        const T* proj_f = row.projection + ps;
+        const T* proj_g = row.projection + 2 * ps;
+        const T* proj_o = row.projection + 3 * ps;
         const T* __restrict c_prev = row.c_prev;
         T* out_i = row.gates;
         T* out_f = row.gates + gs;

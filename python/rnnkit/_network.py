@@ -161,7 +161,8 @@ def forward_from(
     ``workspace``: a dict the caller keeps across calls, so that they do not fault in
     fresh memory (tens of MB a call for long sequences): in training, :func:`backward`
     puts each layer's consumed cache arrays in it and the next forward reuses them; in
-    inference, each layer keeps the scratch of its input projection there.
+    inference, each layer keeps the scratch of its input projection there (only batches
+    smaller than a micro-kernel tile fill it; np.empty leaves it unfaulted otherwise).
 
     Returns ``(output, tape, state)``; ``state`` holds each layer's ``(h_n, c_n)`` (before
     dropout), ready for the next window.

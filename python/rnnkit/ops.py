@@ -160,7 +160,8 @@ def forward(
     _reuse : internal (rnnkit's network): the arrays of a consumed cache (its
         ``arrays`` before :func:`backward`), reused for this call's cache when their shapes
         and dtype fit, so that training does not fault in fresh memory at every step; in
-        inference the first, gates-shaped (T, B, G*H), holds the input projection.
+        inference the first, gates-shaped (T, B, G*H), holds the input projection of a
+        batch smaller than a micro-kernel tile (larger ones need none).
 
     Returns
     -------
