@@ -19,7 +19,8 @@ namespace rnnkit {
 template <class T>
 struct SequenceCache {
     T* gates;   // (T, B, G*H) activations: rnn h_t; lstm i, f, g, o; gru r, z, n (rows of
-                // padded steps hold the input projection; the backward never reads them)
+                // padded steps are left unwritten or hold the input projection; the
+                // backward never reads them)
     T* aux;     // (T, B, H) lstm act(c_t); gru W_hn h_{t-1} + b_hn; unused for rnn
     T* h_prev;  // (T, B, H) the state entering step t
     T* c_prev;  // (T, B, H) lstm: the cell state entering step t
