@@ -185,3 +185,8 @@ def stack_train_step(wl: Workload, weights, x, d_out, *, n_threads=None):
     """Forward with caches plus full backward: one training iteration without the update."""
     _, caches = stack_forward(wl, weights, x, training=True, n_threads=n_threads)
     return stack_backward(caches, d_out, n_threads=n_threads)
+
+
+def train_gflop(wl) -> float:
+    """GFLOP of training on one sequence: 3x the recurrent stack's forward."""
+    return 3 * forward_flops(wl) / 1e9
