@@ -38,14 +38,17 @@ void gemm_block(const GemmShape& shape, MatrixView<T> a, MatrixView<T> b, T* c, 
     const int64_t kc_max = std::min(k, kGemmDepthBlock);
     const int64_t n_panels = ceil_div(n, nr);
     // Small outputs (weight gradients: G*H x H over a deep B*T sum) get smaller
-    // blocks until every thread has a few; blocks never change the results.
+    // blocks until every thread has a few; blocks never change the results. Rows
+    // are split first: every block packs its own A, so splitting the columns packs
+    // each row block's A once more per column block, while B's panels are packed
+    // once for all (the cosine RNN's dW_hh, 200 x 200 over 50,000 rows, ran no
+    // faster on two threads than on one when its columns were split).
     int64_t row_panels_per_block = kRowPanelsPerBlock, col_panels_per_block = kColPanelsPerBlock;
     auto blocks = [&] {
         return ceil_div(m, row_panels_per_block * mr) * ceil_div(n, col_panels_per_block * nr);
     };
     while (blocks() < 4 * n_threads && (row_panels_per_block > 1 || col_panels_per_block > 1)) {
-        int64_t& halved = row_panels_per_block >= col_panels_per_block ? row_panels_per_block
-                                                                       : col_panels_per_block;
+        int64_t& halved = row_panels_per_block > 1 ? row_panels_per_block : col_panels_per_block;
         halved = (halved + 1) / 2;
     }
     const int64_t mc = row_panels_per_block * mr, nc = col_panels_per_block * nr;
