@@ -69,6 +69,8 @@ def _positive_sizes(value, name, *, allow_empty):
 class BaseRNN(CallbackSupportMixin, SequenceEstimator):
     """Base class; use :class:`RNNRegressor` or :class:`RNNClassifier`."""
 
+    _fitted_attribute = "params_"
+
     _parameter_constraints: dict = {
         "cell": [StrOptions({"lstm", "gru", "rnn"})],
         "hidden_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
@@ -551,7 +553,7 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
     def _step(self, x_t, state=None):
         """Raw network outputs (B, k) for one more step ``x_t`` (B, F) of B sequences,
         and the state to pass with the next step (None starts the sequences)."""
-        check_is_fitted(self, "params_")
+        check_is_fitted(self, self._fitted_attribute)
         x_t = np.ascontiguousarray(x_t, dtype=self._fitted_dtype())
         return _network.step(self._spec_, self.params_, x_t, state, n_threads=self._threads())
 

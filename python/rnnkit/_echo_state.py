@@ -35,6 +35,8 @@ _CHUNK = 256
 class BaseEchoState(SequenceEstimator):
     """Base class; use :class:`EchoStateRegressor` or :class:`EchoStateClassifier`."""
 
+    _fitted_attribute = "coef_"  # the readout, fitted last
+
     _parameter_constraints: dict = {
         "n_reservoir": [Interval(Integral, 1, None, closed="left")],
         "spectral_radius": [Interval(Real, 0, None, closed="neither")],

@@ -17,7 +17,12 @@ from ._inputs import step_targets, unpad, validate_sequences
 
 
 class SequenceEstimator(BaseEstimator):
-    """Base of the estimators; subclasses say which dtype their fitted model computes in."""
+    """Base of the estimators; subclasses say which dtype their fitted model computes in,
+    and which attribute only a fitted model has."""
+
+    # check_is_fitted looks for this one attribute instead of scanning them all (1.8
+    # against 4.4 us, 1% of a batch-1 predict).
+    _fitted_attribute: str
 
     def _fitted_dtype(self):
         raise NotImplementedError
@@ -42,7 +47,7 @@ class SequenceEstimator(BaseEstimator):
         return self.n_jobs
 
     def _sequences_for_predict(self, X):
-        check_is_fitted(self)
+        check_is_fitted(self, self._fitted_attribute)
         return validate_sequences(self, X, reset=False, dtype=self._fitted_dtype())
 
     def _in_chunks(self, seqs, size, run):
