@@ -106,10 +106,16 @@ void copy_n(const T* src, int64_t n, T* dst) {
     std::copy(src, src + n, dst);
 }
 
-// OUT dst[j * stride] = src[j] for j < n: one row of h into a packed A panel.
+// OUT a tile's `rows` x `cols` values (IN src, row stride ld) into the packed A
+// panel of the next step's product at dst: column j of row r goes to dst[j * mr + r].
+// 4 x 4 blocks for full panels, where a strided store per element was a tenth of
+// the backward loop's time; a plain copy for the single-row kernel (mr = 1).
 template <class T>
-void scatter(const T* src, int64_t n, int64_t stride, T* dst) {
-    for (int64_t j = 0; j < n; ++j) dst[j * stride] = src[j];
+void pack_tile_rows(const T* src, int64_t rows, int64_t cols, int64_t ld, int64_t mr, T* dst) {
+    if (mr == 1)
+        copy_n(src, cols, dst);
+    else
+        transpose(src, rows, cols, ld, dst, mr);
 }
 
 // B operand of the step's products h W_hh^T and x_t W_ih^T, once per call:
@@ -425,8 +431,8 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
                 cell.forward(row, cols);
                 if (out) copy_n(row.h, cols, out);
             }
-            scatter(h_next + state, cols, mr, h_panels_next + panel + j0 * mr + r);
         }
+        pack_tile_rows(h_next + b0 * H + j0, rows, cols, H, mr, h_panels_next + panel + j0 * mr);
     });
     const int64_t final_half = (steps % 2) * B * H;
     copy_n(h_state.data() + final_half, B * H, a.h_n);
@@ -550,11 +556,17 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
                 row.d_c_prev = lstm ? carry_c.data() + state : nullptr;
                 cell.backward(row, cols);
             }
-            T* packed = panels + b0 / mr * panel_size + r;
-            for (int64_t g = 0; g < G; ++g) {
-                const T* seen_by_w_hh = gru && g == 2 ? d_hn_row : d_ih_row + g * H;
-                scatter(seen_by_w_hh, cols, mr, packed + (g * H + j0) * mr);
-            }
+        }
+        if (to_h0) return;
+        // This step's d_gates (as W_hh sees them) into the next step's A panel.
+        const int64_t tb0 = t * B + b0;
+        T* packed = panels + b0 / mr * panel_size;
+        for (int64_t g = 0; g < G; ++g) {
+            const bool reset_n = gru && g == 2;
+            const T* seen_by_w_hh =
+                reset_n ? d_hn + tb0 * H + j0 : d_gates_ih + tb0 * GH + g * H + j0;
+            pack_tile_rows(seen_by_w_hh, rows, cols, reset_n ? H : GH, mr,
+                           packed + (g * H + j0) * mr);
         }
     });
     if (lstm) copy_n(carry_c.data(), B * H, a.d_c0);
