@@ -24,10 +24,13 @@ from rnnkit import RNNClassifier, RNNRegressor
 PREDICT_BATCH = 256
 
 
-def make_estimator(wl: Workload, *, n_threads=None):
-    """The unfitted rnnkit estimator of ``wl``, set up so that ``fit`` runs one epoch."""
+def make_estimator(wl: Workload, *, n_threads=None, warm_start=False):
+    """The unfitted rnnkit estimator of ``wl``, set up so that ``fit`` runs one epoch;
+    with ``warm_start`` every fit after the first continues from the weights the last one
+    left, as another epoch of a torch loop or of ``keras.Model.fit`` does."""
     cls = RNNClassifier if wl.classes else RNNRegressor
     return cls(
+        warm_start=warm_start,
         cell=wl.cell,
         hidden_sizes=(wl.hidden,) * wl.layers,
         activation=wl.activation,
@@ -53,7 +56,8 @@ def make_dataset(wl: Workload, seed: int = SEED) -> tuple[np.ndarray, np.ndarray
 
 
 def fit_epoch(estimator, X, y):
-    """``estimator.fit(X, y)``: one epoch from freshly initialised weights.
+    """``estimator.fit(X, y)``: one epoch, from freshly initialised weights unless the
+    estimator has ``warm_start`` and has been fitted.
 
     With ``max_epochs=1`` the MLP-style stopping rule never fires, so every fit would
     warn that training has not converged; that is the point here, so it is silenced.

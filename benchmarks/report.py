@@ -68,10 +68,11 @@ def fit_notes(args, results) -> list[str]:
         f"min {args.min_time:g} s per sample, after warmup); vs = rnnkit / that library "
         "(> 1: rnnkit faster)",
         "fit = one epoch in shuffled mini-batches of B, Adam(lr=1e-3), MSE or cross-entropy: "
-        "rnnkit RNNRegressor/RNNClassifier.fit(max_epochs=1) (which re-initialises the "
-        "weights, as scikit-learn's fit does), a torch training loop, keras "
-        "Model.fit(epochs=1); predict = the N training sequences (torch and keras in "
-        f"batches of {PREDICT_BATCH}, rnnkit in its own chunks)",
+        "rnnkit RNNRegressor/RNNClassifier.fit(max_epochs=1, warm_start=True), a torch "
+        "training loop, keras Model.fit(epochs=1), each epoch continuing from the weights "
+        "the last one left (only the untimed warmup call initialises rnnkit's); predict = "
+        f"the N training sequences (torch and keras in batches of {PREDICT_BATCH}, rnnkit "
+        "in its own chunks)",
         "model: D = Dense(relu) widths, p = dropout after every recurrent and dense layer, "
         "C = classes (reg: one regression output); torch holds rnnkit's parameters, so the "
         "counts match",
@@ -260,9 +261,9 @@ def memory_rows(memory, libs) -> list[list[str]]:
 def memory_notes(args, baseline) -> list[str]:
     return [
         "MiB of resident memory (RSS) of a fresh child process per library and workload, "
-        "building its data and model and running one epoch of fit as --level fit does (no "
-        f"warmup: torch's first-call allocations and keras' tracing count; {args.threads} "
-        "threads)",
+        "building its data and model and running its first epoch of fit (rnnkit's "
+        "initialises the weights; no warmup: torch's first-call allocations and keras' "
+        f"tracing count; {args.threads} threads)",
         "peak = the process' high-water mark (VmHWM: interpreter, imports, data, model, "
         "epoch); growth = the high-water mark during the epoch (reset just before it via "
         "/proc/self/clear_refs) minus the RSS before it: the epoch's own memory",
