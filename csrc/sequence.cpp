@@ -357,10 +357,22 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
     const StepInputs<T> inputs(s, a, tiling, kernel, run);
     const AlignedBuffer<T> weight = pack_gate_panels(a.weight_hh, H, G, tiling, n_threads);
 
-    // The state, double-buffered: step t reads one half and writes the other.
+    // The state before each step, double-buffered in inference: a step reads one half
+    // and writes the other. Training keeps it in the cache, where backward needs it: a
+    // step reads h_{t-1} (and c_{t-1}) from the cache's rows of its time t and writes
+    // its own state into those of the next time processed, so no row is copied there.
+    // The state after the last step is in the buffer either way.
     AlignedBuffer<T> h_state(2 * B * H), c_state(lstm ? 2 * B * H : 0);
-    for (int64_t i = 0; i < B * H; ++i) h_state.data()[i] = a.h0 ? a.h0[i] : T(0);
-    for (int64_t i = 0; lstm && i < B * H; ++i) c_state.data()[i] = a.c0 ? a.c0[i] : T(0);
+    const auto state_before = [&](int64_t step, AlignedBuffer<T>& buffer, T* cached) {
+        if (training && step < steps) return cached + s.time_at(step) * B * H;
+        return buffer.data() + (step % 2) * B * H;
+    };
+    const auto h_before = [&](int64_t step) { return state_before(step, h_state, a.cache.h_prev); };
+    const auto c_before = [&](int64_t step) {
+        return lstm ? state_before(step, c_state, a.cache.c_prev) : nullptr;
+    };
+    for (int64_t i = 0; i < B * H; ++i) h_before(0)[i] = a.h0 ? a.h0[i] : T(0);
+    for (int64_t i = 0; lstm && i < B * H; ++i) c_before(0)[i] = a.c0 ? a.c0[i] : T(0);
 
     // h is also kept in the micro-kernel's packed A layout, written by the step
     // that produces it, so each task's GEMM reads its panel as it is instead of
@@ -369,8 +381,8 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
     AlignedBuffer<T> h_packed(2 * panels_size);
     std::fill(h_packed.data(), h_packed.data() + h_packed.size(), T(0));
     for (int64_t p = 0; p < tiling.row_panels; ++p)
-        pack_panels(MatrixView<T>{h_state.data() + p * mr * H, H, 1}, H, std::min(mr, B - p * mr),
-                    mr, h_packed.data() + p * panel_size);
+        pack_panels(MatrixView<T>{h_before(0) + p * mr * H, H, 1}, H, std::min(mr, B - p * mr), mr,
+                    h_packed.data() + p * panel_size);
 
     const StepSchedule schedule(tiling, n_threads, B * GH * (H + inputs.step_depth()), steps,
                                 weight.size() * sizeof(T) + inputs.step_weight_bytes());
@@ -385,10 +397,10 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
         T* gates_scratch = input_scratch + input_size;
         T* aux_scratch = gates_scratch + pad_to_line(G * nr);
         const int64_t t = s.time_at(step);
-        const T* h_prev = h_state.data() + (step % 2) * B * H;
-        T* h_next = h_state.data() + ((step + 1) % 2) * B * H;
-        const T* c_prev = lstm ? c_state.data() + (step % 2) * B * H : nullptr;
-        T* c_next = lstm ? c_state.data() + ((step + 1) % 2) * B * H : nullptr;
+        const T* h_prev = h_before(step);
+        T* h_next = h_before(step + 1);
+        const T* c_prev = c_before(step);
+        T* c_next = c_before(step + 1);
         const T* h_panels = h_packed.data() + (step % 2) * panels_size;
         T* h_panels_next = h_packed.data() + ((step + 1) % 2) * panels_size;
         const int64_t b0 = tiling.row0(task), j0 = tiling.col0(task);
@@ -404,10 +416,6 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
         }
         for (int64_t r = 0; r < rows; ++r) {
             const int64_t b = b0 + r, state = b * H + j0, tb = t * B + b;
-            if (training) {
-                copy_n(h_prev + state, cols, a.cache.h_prev + tb * H + j0);
-                if (lstm) copy_n(c_prev + state, cols, a.cache.c_prev + tb * H + j0);
-            }
             T* out = a.output ? a.output + (b * steps + t) * H + j0 : nullptr;
             if (!is_valid(a.lengths, b, t)) {  // padding: carry the state, output 0
                 copy_n(h_prev + state, cols, h_next + state);
@@ -434,9 +442,8 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
         }
         pack_tile_rows(h_next + b0 * H + j0, rows, cols, H, mr, h_panels_next + panel + j0 * mr);
     });
-    const int64_t final_half = (steps % 2) * B * H;
-    copy_n(h_state.data() + final_half, B * H, a.h_n);
-    if (lstm) copy_n(c_state.data() + final_half, B * H, a.c_n);
+    copy_n(h_before(steps), B * H, a.h_n);
+    if (lstm) copy_n(c_before(steps), B * H, a.c_n);
 }
 
 template <class T>
