@@ -262,11 +262,13 @@ class StepInputs {
                 const int64_t panel = tiling_.block(task) * s_.gates() + g;
                 const T* __restrict bias = bias_panels_.data() + panel * nr;
                 T* __restrict tile = scratch + g * mr * nr;
-                for (int64_t r = 0; r < mr; ++r)
+                const int64_t m = kernel_.rows_for(tiling_.rows(task));
+                for (int64_t r = 0; r < m; ++r)
                     for (int64_t j = 0; j < nr; ++j) tile[r * nr + j] = bias[j];
                 for (int64_t k0 = 0; k0 < I; k0 += kGemmDepthBlock)
-                    kernel_.fn(std::min(kGemmDepthBlock, I - k0), x + k0 * mr,
-                               weights_.data() + panel * I * nr + k0 * nr, tile, nr, mr, nr, true);
+                    kernel_.fn_for(tiling_.rows(task))(
+                        std::min(kGemmDepthBlock, I - k0), x + k0 * mr,
+                        weights_.data() + panel * I * nr + k0 * nr, tile, nr, m, nr, true);
             }
             return {scratch, nr, mr * nr};
         }
@@ -409,10 +411,12 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
         // Kept apart from the recurrent product: gru's n gate adds them only after the reset.
         const auto input =
             inputs.at(t, step + 1 < steps ? s.time_at(step + 1) : -1, task, input_scratch);
+        // A partly filled row panel may take a kernel of half its rows (see MicroKernel).
+        const int64_t m = kernel.rows_for(rows);
         for (int64_t g = 0; g < G; ++g) {
             const int64_t weights = tiling.block(task) * G + g;
-            kernel.fn(H, h_panels + panel, weight.data() + weights * H * nr, tile + g * mr * nr, nr,
-                      mr, nr, false);
+            kernel.fn_for(rows)(H, h_panels + panel, weight.data() + weights * H * nr,
+                                tile + g * mr * nr, nr, m, nr, false);
         }
         for (int64_t r = 0; r < rows; ++r) {
             const int64_t b = b0 + r, state = b * H + j0, tb = t * B + b;
@@ -501,8 +505,9 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
         if (first) {
             std::fill(tile, tile + mr * nr, T(0));
         } else {  // d_gates of the later step times W_hh: this step's d_h through W_hh
-            kernel.fn(GH, later_panels + b0 / mr * panel_size,
-                      weight.data() + tiling.block(task) * GH * nr, tile, nr, mr, nr, false);
+            kernel.fn_for(rows)(GH, later_panels + b0 / mr * panel_size,
+                                weight.data() + tiling.block(task) * GH * nr, tile, nr,
+                                kernel.rows_for(rows), nr, false);
         }
 
         // The same rows of what the next step (one earlier in time) reads and writes.

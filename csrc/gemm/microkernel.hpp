@@ -24,6 +24,14 @@ struct MicroKernel {
     int64_t nr;
     Fn fn;
     const char* name;
+    // fn for tiles of at most mr / 2 rows, with half the arithmetic, reading the same
+    // mr-wide A panels (a batch's last, partly filled row panel), or nullptr.
+    Fn half = nullptr;
+
+    // The rows a tile of `rows` rows is computed as (mr, or mr / 2 where `half` can
+    // take it), and the kernel that computes them: call it with m = rows_for(rows).
+    int64_t rows_for(int64_t rows) const { return half && 2 * rows <= mr ? mr / 2 : mr; }
+    Fn fn_for(int64_t rows) const { return rows_for(rows) == mr ? fn : half; }
 };
 
 // The kernel for `isa`; Isa::best picks the widest one this CPU supports.

@@ -12,7 +12,7 @@ namespace rnnkit::detail {
 
 // V: traits with `vec`, `width`, load, store, set1, fma, add, zero.
 // MR rows x NV vectors of V::width columns held in MR * NV registers.
-template <class V, int MR, int NV>
+template <class V, int MR, int NV, int A_STRIDE = MR>
 void simd_microkernel(int64_t kc, const typename V::scalar* a, const typename V::scalar* b,
                       typename V::scalar* c, int64_t ldc, int64_t m, int64_t n, bool accumulate) {
     using T = typename V::scalar;
@@ -29,7 +29,7 @@ void simd_microkernel(int64_t kc, const typename V::scalar* a, const typename V:
         for (int v = 0; v < NV; ++v) bv[v] = V::load(b + k * NR + v * V::width);
 #pragma GCC unroll 16
         for (int i = 0; i < MR; ++i) {
-            const typename V::vec av = V::set1(a[k * MR + i]);
+            const typename V::vec av = V::set1(a[k * A_STRIDE + i]);
 #pragma GCC unroll 8
             for (int v = 0; v < NV; ++v) acc[i][v] = V::fma(av, bv[v], acc[i][v]);
         }
