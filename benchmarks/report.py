@@ -22,6 +22,11 @@ NA = "n/a"
 APPROX = "~"
 
 
+def approx_mark(wl, peer) -> str:
+    """APPROX on ``peer``'s figures for ``wl`` when they come from a stand-in model."""
+    return APPROX if peer == "torch" and not wl.torch_supported else ""
+
+
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -127,7 +132,7 @@ def fit_table_rows(results, peers) -> list[list[str]]:
             rk = res.get(("rnnkit", mode))
             row.append(fmt_rate(rk))
             for peer in peers:
-                mark = APPROX if peer == "torch" and not wl.torch_supported else ""
+                mark = approx_mark(wl, peer)
                 value = res.get((peer, mode))
                 row += [fmt_rate(value, mark), fmt_ratio(rk, value, mark)]
         rows.append(row)
@@ -212,7 +217,7 @@ def latency_rows(results, peers) -> list[list[str]]:
         rk = seconds["rnnkit"]
         row = [wl.name, wl.describe(), fmt_ms(rk), fmt_ms(seconds["rnnkit ops"])]
         for peer in peers:
-            mark = APPROX if peer == "torch" and not wl.torch_supported else ""
+            mark = approx_mark(wl, peer)
             value = seconds.get(peer)
             row += [fmt_ms(value, mark), fmt_ratio(value, rk, mark)]
         rows.append(row)
@@ -339,7 +344,6 @@ def efficiency_rows(ops_results, fit_results, peers, peak) -> list[list[str]]:
     rows = []
     for (wl, ops_res), (_, fit_res) in zip(ops_results, fit_results):
         gflop = train_gflop(wl)
-        mark = "" if wl.torch_supported else APPROX
         row = [
             wl.name,
             wl.describe(),
@@ -350,8 +354,8 @@ def efficiency_rows(ops_results, fit_results, peers, peak) -> list[list[str]]:
             row.append(fmt_gflops(ops_res["torch", "train"], gflop, peak))
         row.append(fmt_gflops(fit_res.get(("rnnkit", "fit")), gflop, peak))
         for peer in peers:
-            peer_mark = mark if peer == "torch" else ""
-            row.append(fmt_gflops(fit_res.get((peer, "fit")), gflop, peak, peer_mark))
+            mark = approx_mark(wl, peer)
+            row.append(fmt_gflops(fit_res.get((peer, "fit")), gflop, peak, mark))
         rows.append(row)
     return rows
 
