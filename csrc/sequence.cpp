@@ -258,17 +258,16 @@ class StepInputs {
         const int64_t mr = tiling_.mr, nr = tiling_.nr, b0 = tiling_.row0(task), I = s_.input;
         if (fused_) {
             const T* x = x_panels_.data() + (t * tiling_.row_panels + b0 / mr) * I * mr;
+            const int64_t rows = tiling_.rows(task), m = kernel_.rows_for(rows);
             for (int64_t g = 0; g < s_.gates(); ++g) {
                 const int64_t panel = tiling_.block(task) * s_.gates() + g;
                 const T* __restrict bias = bias_panels_.data() + panel * nr;
                 T* __restrict tile = scratch + g * mr * nr;
-                const int64_t m = kernel_.rows_for(tiling_.rows(task));
                 for (int64_t r = 0; r < m; ++r)
                     for (int64_t j = 0; j < nr; ++j) tile[r * nr + j] = bias[j];
                 for (int64_t k0 = 0; k0 < I; k0 += kGemmDepthBlock)
-                    kernel_.fn_for(tiling_.rows(task))(
-                        std::min(kGemmDepthBlock, I - k0), x + k0 * mr,
-                        weights_.data() + panel * I * nr + k0 * nr, tile, nr, m, nr, true);
+                    kernel_.tile(rows, std::min(kGemmDepthBlock, I - k0), x + k0 * mr,
+                                 weights_.data() + panel * I * nr + k0 * nr, tile, nr, nr, true);
             }
             return {scratch, nr, mr * nr};
         }
@@ -412,11 +411,10 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
         const auto input =
             inputs.at(t, step + 1 < steps ? s.time_at(step + 1) : -1, task, input_scratch);
         // A partly filled row panel may take a kernel of half its rows (see MicroKernel).
-        const int64_t m = kernel.rows_for(rows);
         for (int64_t g = 0; g < G; ++g) {
             const int64_t weights = tiling.block(task) * G + g;
-            kernel.fn_for(rows)(H, h_panels + panel, weight.data() + weights * H * nr,
-                                tile + g * mr * nr, nr, m, nr, false);
+            kernel.tile(rows, H, h_panels + panel, weight.data() + weights * H * nr,
+                        tile + g * mr * nr, nr, nr, false);
         }
         for (int64_t r = 0; r < rows; ++r) {
             const int64_t b = b0 + r, state = b * H + j0, tb = t * B + b;
@@ -502,12 +500,12 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
         T* panels = d_gates_packed.data() + ((back + 1) % 2) * panels_size;
         const int64_t b0 = tiling.row0(task), j0 = tiling.col0(task);
         const int64_t rows = tiling.rows(task), cols = tiling.cols(task);
+        const int64_t panel = b0 / mr * panel_size;
         if (first) {
             std::fill(tile, tile + mr * nr, T(0));
         } else {  // d_gates of the later step times W_hh: this step's d_h through W_hh
-            kernel.fn_for(rows)(GH, later_panels + b0 / mr * panel_size,
-                                weight.data() + tiling.block(task) * GH * nr, tile, nr,
-                                kernel.rows_for(rows), nr, false);
+            kernel.tile(rows, GH, later_panels + panel,
+                        weight.data() + tiling.block(task) * GH * nr, tile, nr, nr, false);
         }
 
         // The same rows of what the next step (one earlier in time) reads and writes.
@@ -572,7 +570,7 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
         if (to_h0) return;
         // This step's d_gates (as W_hh sees them) into the next step's A panel.
         const int64_t tb0 = t * B + b0;
-        T* packed = panels + b0 / mr * panel_size;
+        T* packed = panels + panel;
         for (int64_t g = 0; g < G; ++g) {
             const bool reset_n = gru && g == 2;
             const T* seen_by_w_hh =

@@ -28,10 +28,16 @@ struct MicroKernel {
     // mr-wide A panels (a batch's last, partly filled row panel), or nullptr.
     Fn half = nullptr;
 
-    // The rows a tile of `rows` rows is computed as (mr, or mr / 2 where `half` can
-    // take it), and the kernel that computes them: call it with m = rows_for(rows).
+    // The rows a tile of `rows` rows is computed as: mr, or mr / 2 where `half` can
+    // take it.
     int64_t rows_for(int64_t rows) const { return half && 2 * rows <= mr ? mr / 2 : mr; }
-    Fn fn_for(int64_t rows) const { return rows_for(rows) == mr ? fn : half; }
+    // A scratch tile of a panel with `rows` rows filled: all rows_for(rows) of its rows
+    // written (padding included) by the kernel of that many rows.
+    void tile(int64_t rows, int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t n,
+              bool accumulate) const {
+        const int64_t m = rows_for(rows);
+        (m == mr ? fn : half)(kc, a, b, c, ldc, m, n, accumulate);
+    }
 };
 
 // The kernel for `isa`; Isa::best picks the widest one this CPU supports.
