@@ -2,9 +2,10 @@
 // hidden units [j0, j0 + n), forward and backward. The time loop
 // (sequence.cpp) calls these on each output tile while it is in cache.
 //
-// The loops over hidden units carry `omp simd`: the arrays of one row never
-// overlap, and GCC would otherwise give up on proving it (restrict on locals is
-// ignored). Vector and scalar lanes round identically (no FMA contraction).
+// The loops over hidden units are for_each_unit's (cells/lanes.hpp), `omp simd`:
+// the arrays of one row never overlap, and GCC would otherwise give up on
+// proving it. Vector, masked-vector and scalar lanes round identically (no FMA
+// contraction).
 //
 // Gate g of a hidden unit j lives at offset g * gate_stride + j in every
 // gate-shaped array; pointers below are already offset to (row, j0).

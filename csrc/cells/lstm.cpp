@@ -2,6 +2,7 @@
 //   c_t = f * c_{t-1} + i * g,  h_t = o * act(c_t),  i, f, o = sigmoid, g = act.
 #include "cells/cell.hpp"
 #include "cells/cell_dispatch.hpp"
+#include "cells/lanes.hpp"
 #include "common/activations.hpp"
 
 // This file is compiled once per ISA; cells_avx2.cpp and cells_avx512.cpp include it
@@ -17,67 +18,67 @@ template <class T, Activation A>
 struct LstmRow {
     static void forward(const CellForwardRow<T>& row, int64_t n) {
         const int64_t rs = row.recurrent_stride, ps = row.projection_stride, gs = row.gates_stride;
-        const T* __restrict rec_i = row.recurrent;
-        const T* __restrict rec_f = row.recurrent + rs;
-        const T* __restrict rec_g = row.recurrent + 2 * rs;
-        const T* __restrict rec_o = row.recurrent + 3 * rs;
+        const T* rec_i = row.recurrent;
+        const T* rec_f = row.recurrent + rs;
+        const T* rec_g = row.recurrent + 2 * rs;
+        const T* rec_o = row.recurrent + 3 * rs;
         const T* proj_i = row.projection;
         const T* proj_f = row.projection + ps;
         const T* proj_g = row.projection + 2 * ps;
         const T* proj_o = row.projection + 3 * ps;
-        const T* __restrict c_prev = row.c_prev;
+        const T* c_prev = row.c_prev;
         T* out_i = row.gates;
         T* out_f = row.gates + gs;
         T* out_g = row.gates + 2 * gs;
         T* out_o = row.gates + 3 * gs;
-        T* __restrict act_c = row.aux;
-        T* __restrict h = row.h;
-        T* __restrict c = row.c;
-#pragma omp simd
-        for (int64_t j = 0; j < n; ++j) {
-            const T i = sigmoid(proj_i[j] + rec_i[j]);
-            const T f = sigmoid(proj_f[j] + rec_f[j]);
-            const T g = activate<A>(proj_g[j] + rec_g[j]);
-            const T o = sigmoid(proj_o[j] + rec_o[j]);
-            const T c_t = f * c_prev[j] + i * g;
+        T* act_c = row.aux;
+        T* h = row.h;
+        T* c = row.c;
+        for_each_unit<T>(n, [&](int64_t j, auto lane) {
+            const T i = sigmoid(lane.load(proj_i, j) + lane.load(rec_i, j));
+            const T f = sigmoid(lane.load(proj_f, j) + lane.load(rec_f, j));
+            const T g = activate<A>(lane.load(proj_g, j) + lane.load(rec_g, j));
+            const T o = sigmoid(lane.load(proj_o, j) + lane.load(rec_o, j));
+            const T c_t = f * lane.load(c_prev, j) + i * g;
             const T a = activate<A>(c_t);
-            out_i[j] = i;
-            out_f[j] = f;
-            out_g[j] = g;
-            out_o[j] = o;
-            act_c[j] = a;
-            c[j] = c_t;
-            h[j] = o * a;
-        }
+            lane.store(out_i, j, i);
+            lane.store(out_f, j, f);
+            lane.store(out_g, j, g);
+            lane.store(out_o, j, o);
+            lane.store(act_c, j, a);
+            lane.store(c, j, c_t);
+            lane.store(h, j, o * a);
+        });
     }
 
     static void backward(const CellBackwardRow<T>& row, int64_t n) {
         const int64_t H = row.hidden;
-        const T* __restrict d_h = row.d_h;
-        const T* __restrict d_c_next = row.d_c;
+        const T* d_h = row.d_h;
+        const T* d_c_next = row.d_c;
         const T* gate_i = row.gates;
         const T* gate_f = row.gates + H;
         const T* gate_g = row.gates + 2 * H;
         const T* gate_o = row.gates + 3 * H;
-        const T* __restrict act_c = row.aux;
-        const T* __restrict c_prev = row.c_prev;
+        const T* act_c = row.aux;
+        const T* c_prev = row.c_prev;
         T* d_i = row.d_gates_ih;
         T* d_f = row.d_gates_ih + H;
         T* d_g = row.d_gates_ih + 2 * H;
         T* d_o = row.d_gates_ih + 3 * H;
-        T* __restrict d_h_prev = row.d_h_prev;
-        T* __restrict d_c_prev = row.d_c_prev;
-#pragma omp simd
-        for (int64_t j = 0; j < n; ++j) {
-            const T i = gate_i[j], f = gate_f[j], g = gate_g[j], o = gate_o[j], a = act_c[j];
-            const T d_c = d_c_next[j] + d_h[j] * o * activate_grad<A>(a);
-            d_i[j] = d_c * g * sigmoid_grad(i);
-            d_f[j] = d_c * c_prev[j] * sigmoid_grad(f);
-            d_g[j] = d_c * i * activate_grad<A>(g);
-            d_o[j] = d_h[j] * a * sigmoid_grad(o);
-            d_c_prev[j] = d_c * f;
-            d_h_prev[j] = T(0);
-        }
+        T* d_h_prev = row.d_h_prev;
+        T* d_c_prev = row.d_c_prev;
+        for_each_unit<T>(n, [&](int64_t j, auto lane) {
+            const T i = lane.load(gate_i, j), f = lane.load(gate_f, j);
+            const T g = lane.load(gate_g, j), o = lane.load(gate_o, j), a = lane.load(act_c, j);
+            const T d_h_j = lane.load(d_h, j);
+            const T d_c = lane.load(d_c_next, j) + d_h_j * o * activate_grad<A>(a);
+            lane.store(d_i, j, d_c * g * sigmoid_grad(i));
+            lane.store(d_f, j, d_c * lane.load(c_prev, j) * sigmoid_grad(f));
+            lane.store(d_g, j, d_c * i * activate_grad<A>(g));
+            lane.store(d_o, j, d_h_j * a * sigmoid_grad(o));
+            lane.store(d_c_prev, j, d_c * f);
+            lane.store(d_h_prev, j, T(0));
+        });
     }
 };
 

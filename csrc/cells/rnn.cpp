@@ -3,6 +3,7 @@
 // a == 1 takes its own loop, so the plain cell's arithmetic (and bits) stay as they are.
 #include "cells/cell.hpp"
 #include "cells/cell_dispatch.hpp"
+#include "cells/lanes.hpp"
 #include "common/activations.hpp"
 
 // This file is compiled once per ISA; cells_avx2.cpp and cells_avx512.cpp include it
@@ -17,51 +18,46 @@ namespace {
 template <class T, Activation A>
 struct RnnRow {
     static void forward(const CellForwardRow<T>& row, int64_t n) {
-        const T* __restrict rec = row.recurrent;
+        const T* rec = row.recurrent;
         const T* proj = row.projection;
-        const T* __restrict h_prev = row.h_prev;
-        T* __restrict h = row.h;
+        const T* h_prev = row.h_prev;
+        T* h = row.h;
         T* out = row.gates;
         if (row.leak_rate == T(1)) {
-#pragma omp simd
-            for (int64_t j = 0; j < n; ++j) {
-                const T y = activate<A>(proj[j] + rec[j]);
-                out[j] = y;
-                h[j] = y;
-            }
+            for_each_unit<T>(n, [&](int64_t j, auto lane) {
+                const T y = activate<A>(lane.load(proj, j) + lane.load(rec, j));
+                lane.store(out, j, y);
+                lane.store(h, j, y);
+            });
             return;
         }
         const T leak = row.leak_rate, keep = T(1) - row.leak_rate;
-#pragma omp simd
-        for (int64_t j = 0; j < n; ++j) {
-            const T y = activate<A>(proj[j] + rec[j]);
-            out[j] = y;
-            h[j] = keep * h_prev[j] + leak * y;
-        }
+        for_each_unit<T>(n, [&](int64_t j, auto lane) {
+            const T y = activate<A>(lane.load(proj, j) + lane.load(rec, j));
+            lane.store(out, j, y);
+            lane.store(h, j, keep * lane.load(h_prev, j) + leak * y);
+        });
     }
 
     static void backward(const CellBackwardRow<T>& row, int64_t n) {
-        const T* __restrict d_h = row.d_h;
+        const T* d_h = row.d_h;
         const T* y = row.gates;
         T* d_pre = row.d_gates_ih;
-        T* __restrict d_h_prev = row.d_h_prev;
+        T* d_h_prev = row.d_h_prev;
         if (row.leak_rate == T(1)) {
-#pragma omp simd
-            for (int64_t j = 0; j < n; ++j) {
-                const T d = d_h[j] * activate_grad<A>(y[j]);
-                d_pre[j] = d;
-                d_h_prev[j] = T(0);
-            }
+            for_each_unit<T>(n, [&](int64_t j, auto lane) {
+                lane.store(d_pre, j, lane.load(d_h, j) * activate_grad<A>(lane.load(y, j)));
+                lane.store(d_h_prev, j, T(0));
+            });
             return;
         }
         // d(pre-activation) = a * d_h * act'(y); the (1 - a) h_{t-1} term bypasses W_hh.
         const T leak = row.leak_rate, keep = T(1) - row.leak_rate;
-#pragma omp simd
-        for (int64_t j = 0; j < n; ++j) {
-            const T d = leak * d_h[j] * activate_grad<A>(y[j]);
-            d_pre[j] = d;
-            d_h_prev[j] = keep * d_h[j];
-        }
+        for_each_unit<T>(n, [&](int64_t j, auto lane) {
+            const T d_h_j = lane.load(d_h, j);
+            lane.store(d_pre, j, leak * d_h_j * activate_grad<A>(lane.load(y, j)));
+            lane.store(d_h_prev, j, keep * d_h_j);
+        });
     }
 };
 
