@@ -420,7 +420,8 @@ def test_gemm_bitwise_across_isa_and_threads(dtype, shape):
             c = _core.gemm(a, b, isa, n_threads)
             assert c.dtype == dtype and c.shape == (m, n)
             assert np.array_equal(c, expected), (isa, n_threads)
-    # strided and transposed views of the same values give the same bits
+    # strided and transposed views of the same values give the same bits; a Fortran-order A
+    # is read in place where C has at most 4 column panels (whole row panels; the rest packed)
     c = _core.gemm(np.asfortranarray(a), b.T.copy().T, ISAS[0], 2)
     assert np.array_equal(c, expected)
     # each element is one multiply-add chain over k, whatever the path: the transposed

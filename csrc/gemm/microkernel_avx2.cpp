@@ -37,11 +37,11 @@ struct Avx2F64 {
 // of the same panels for a partly filled one.
 MicroKernel<float> microkernel_avx2_f32() {
     return {6, 16, &detail::simd_microkernel<Avx2F32, 6, 2>, "avx2",
-            &detail::simd_microkernel<Avx2F32, 3, 2, 6>};
+            &detail::simd_microkernel<Avx2F32, 3, 2>};
 }
 MicroKernel<double> microkernel_avx2_f64() {
     return {6, 8, &detail::simd_microkernel<Avx2F64, 6, 2>, "avx2",
-            &detail::simd_microkernel<Avx2F64, 3, 2, 6>};
+            &detail::simd_microkernel<Avx2F64, 3, 2>};
 }
 MicroKernel<float> microkernel_avx2_row_f32(int64_t columns) {
     return detail::row_microkernel<Avx2F32>(columns, "avx2");

@@ -38,11 +38,11 @@ struct Avx512F64 {
 // a partly filled one.
 MicroKernel<float> microkernel_avx512_f32() {
     return {8, 32, &detail::simd_microkernel<Avx512F32, 8, 2>, "avx512",
-            &detail::simd_microkernel<Avx512F32, 4, 2, 8>};
+            &detail::simd_microkernel<Avx512F32, 4, 2>};
 }
 MicroKernel<double> microkernel_avx512_f64() {
     return {8, 16, &detail::simd_microkernel<Avx512F64, 8, 2>, "avx512",
-            &detail::simd_microkernel<Avx512F64, 4, 2, 8>};
+            &detail::simd_microkernel<Avx512F64, 4, 2>};
 }
 MicroKernel<float> microkernel_avx512_row_f32(int64_t columns) {
     return detail::row_microkernel<Avx512F32>(columns, "avx512");

@@ -12,9 +12,10 @@ namespace rnnkit::detail {
 
 // V: traits with `vec`, `width`, load, store, set1, fma, add, zero.
 // MR rows x NV vectors of V::width columns held in MR * NV registers.
-template <class V, int MR, int NV, int A_STRIDE = MR>
-void simd_microkernel(int64_t kc, const typename V::scalar* a, const typename V::scalar* b,
-                      typename V::scalar* c, int64_t ldc, int64_t m, int64_t n, bool accumulate) {
+template <class V, int MR, int NV>
+void simd_microkernel(int64_t kc, const typename V::scalar* a, int64_t lda,
+                      const typename V::scalar* b, typename V::scalar* c, int64_t ldc, int64_t m,
+                      int64_t n, bool accumulate) {
     using T = typename V::scalar;
     constexpr int NR = NV * V::width;
     typename V::vec acc[MR][NV];
@@ -29,7 +30,7 @@ void simd_microkernel(int64_t kc, const typename V::scalar* a, const typename V:
         for (int v = 0; v < NV; ++v) bv[v] = V::load(b + k * NR + v * V::width);
 #pragma GCC unroll 16
         for (int i = 0; i < MR; ++i) {
-            const typename V::vec av = V::set1(a[k * A_STRIDE + i]);
+            const typename V::vec av = V::set1(a[k * lda + i]);
 #pragma GCC unroll 8
             for (int v = 0; v < NV; ++v) acc[i][v] = V::fma(av, bv[v], acc[i][v]);
         }
