@@ -1,4 +1,4 @@
-// Software prefetch of memory a kernel will read soon.
+// Software prefetch of memory a kernel will read or write soon.
 #pragma once
 
 #include <cstdint>
