@@ -213,6 +213,13 @@ def core_run(cell, activation, case, isa, leak_rate=1.0):
     return [output, h_n, c_n, *grads]
 
 
+def assert_same_bits_on_every_isa(cell, activation, case, leak_rate=1.0, label=()):
+    results = {isa: core_run(cell, activation, case, isa, leak_rate) for isa in ISAS}
+    for isa in ISAS[1:]:
+        for i, (a, b) in enumerate(zip(results[ISAS[0]], results[isa])):
+            assert (a is None and b is None) or np.array_equal(a, b), (*label, isa, i)
+
+
 @pytest.mark.skipif(len(ISAS) < 2, reason="this CPU has only the portable kernels")
 @pytest.mark.parametrize("cell, activation, leak_rate", CELL_ACT_LEAKS)
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -225,10 +232,7 @@ def test_isa_does_not_change_bits(cell, activation, leak_rate, dtype, batch, hid
     """The cells are compiled once per ISA; wider vectors must not change a bit. Batch 1
     takes the single-row kernels, whose width follows the hidden size."""
     case = make_case(cell, dtype, batch, 5, 7, hidden, seed=5, var_lengths=batch > 1)
-    results = {isa: core_run(cell, activation, case, isa, leak_rate) for isa in ISAS}
-    for isa in ISAS[1:]:
-        for i, (a, b) in enumerate(zip(results[ISAS[0]], results[isa])):
-            assert (a is None and b is None) or np.array_equal(a, b), (isa, i)
+    assert_same_bits_on_every_isa(cell, activation, case, leak_rate)
 
 
 @pytest.mark.skipif(len(ISAS) < 2, reason="this CPU has only the portable kernels")
@@ -241,10 +245,7 @@ def test_every_remainder_of_a_row_gives_the_same_bits(cell, dtype):
     half-width vectors; 9 rows put 8 in a full row panel and 1 in the last."""
     for hidden in range(1, 41):
         case = make_case(cell, dtype, 9, 3, 2, hidden, seed=hidden)
-        results = {isa: core_run(cell, "tanh", case, isa) for isa in ISAS}
-        for isa in ISAS[1:]:
-            for i, (a, b) in enumerate(zip(results[ISAS[0]], results[isa])):
-                assert (a is None and b is None) or np.array_equal(a, b), (hidden, isa, i)
+        assert_same_bits_on_every_isa(cell, "tanh", case, label=(hidden,))
 
 
 def test_non_finite_padding_stays_out_of_gradients():

@@ -1,10 +1,11 @@
 // The GEMM micro-kernel interface and its run-time selection by CPU features.
 //
 // A micro-kernel computes one mr x nr tile of C from an A panel (kc x mr,
-// k-major: packed, or read in place) and a packed B panel (kc x nr, k-major). Every kernel,
-// whatever its ISA or tile size, computes each element of C the same way: one fused multiply-add
-// chain over k = 0..kc-1 starting from 0, then stored or added to C. So results are identical
-// across ISAs, tile positions and thread counts.
+// k-major: packed, or read in place) and a packed B panel (kc x nr, k-major).
+// Every kernel, whatever its ISA or tile size, computes each element of C the
+// same way: one fused multiply-add chain over k = 0..kc-1 starting from 0, then
+// stored or added to C. So results are identical across ISAs, tile positions
+// and thread counts.
 #pragma once
 
 #include <cstdint>
