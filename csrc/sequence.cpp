@@ -215,10 +215,11 @@ T input_bias(const SequenceShape& s, const T* bias_ih, const T* bias_hh, int64_t
 // Where each step's tiles get b + x_t W_ih^T, the input's share of the gates.
 //
 // Fused (at least one full panel of several rows): each task computes it with
-// the micro-kernel, onto the bias, from x and W_ih packed once per call. No
-// (T, B, G*H) projection is written to memory and read back, and training's
-// cache receives only the activations: predict ran 1.12-1.27x faster on the
-// four benchmark workloads, a training epoch up to 1.06x (gru).
+// the micro-kernel, onto the bias, from x where it lies and W_ih packed once per
+// call. No (T, B, G*H) projection is written to memory and read back, and
+// training's cache receives only the activations: predict ran 1.12-1.27x faster
+// on the four benchmark workloads, a training epoch up to 1.06x (gru). Packing
+// x's rows into panels first was 5% of the stock LSTM's predict.
 //
 // Projected (fewer rows than a full panel, or batch 1 with its single-row
 // kernel): one GEMM over all B*T rows before the time loop. A step's product
@@ -240,7 +241,7 @@ class StepInputs {
                const MicroKernel<T>& kernel, Execution run)
         : s_(s), tiling_(tiling), kernel_(kernel), fused_(tiling.mr > 1 && s.batch >= tiling.mr) {
         if (fused_) {
-            x_panels_ = pack_x(a.x, run.n_threads);
+            x_ = a.x;
             weights_ = pack_gate_panels(a.weight_ih, s.input, s.gates(), tiling, run.n_threads);
             bias_panels_ = pack_bias(a);
             return;
@@ -269,17 +270,22 @@ class StepInputs {
     Tile at(int64_t t, int64_t t_next, int64_t task, T* scratch) const {
         const int64_t mr = tiling_.mr, nr = tiling_.nr, b0 = tiling_.row0(task), I = s_.input;
         if (fused_) {
-            const T* x = x_panels_.data() + (t * tiling_.row_panels + b0 / mr) * I * mr;
-            const int64_t rows = tiling_.rows(task), m = kernel_.rows_for(rows);
+            // The tile's rows of x_t, read where the caller's (B, T, I) array has them.
+            const T* x = x_ + (b0 * s_.steps + t) * I;
+            // Rows a sequence apart: the next row panel's are asked for ahead.
+            for (int64_t b = b0 + mr; b < std::min(b0 + 2 * mr, s_.batch); ++b)
+                prefetch(x_ + (b * s_.steps + t) * I, I);
+            const int64_t rows = tiling_.rows(task);
             for (int64_t g = 0; g < s_.gates(); ++g) {
                 const int64_t panel = tiling_.block(task) * s_.gates() + g;
                 const T* __restrict bias = bias_panels_.data() + panel * nr;
                 T* __restrict tile = scratch + g * mr * nr;
-                for (int64_t r = 0; r < m; ++r)
+                for (int64_t r = 0; r < rows; ++r)
                     for (int64_t j = 0; j < nr; ++j) tile[r * nr + j] = bias[j];
                 for (int64_t k0 = 0; k0 < I; k0 += kGemmDepthBlock)
-                    kernel_.tile(rows, std::min(kGemmDepthBlock, I - k0), x + k0 * mr,
-                                 weights_.data() + panel * I * nr + k0 * nr, tile, nr, nr, true);
+                    kernel_.tile(
+                        std::min(kGemmDepthBlock, I - k0), MatrixView<T>{x + k0, s_.steps * I, 1},
+                        weights_.data() + panel * I * nr + k0 * nr, tile, nr, rows, nr, true);
             }
             return {scratch, nr, mr * nr};
         }
@@ -297,21 +303,6 @@ class StepInputs {
 
   private:
     int64_t gh() const { return s_.gates() * s_.hidden; }
-
-    // A operand: panel (t * row_panels + p) holds x[b, t, :] for the panel's rows b,
-    // zero-padded to mr rows.
-    AlignedBuffer<T> pack_x(const T* x, int n_threads) const {
-        const int64_t mr = tiling_.mr, steps = s_.steps, I = s_.input;
-        const int64_t panels = steps * tiling_.row_panels, size = I * mr;
-        AlignedBuffer<T> packed(panels * size);
-#pragma omp parallel for num_threads(threads_for(n_threads, panels, panels* size)) schedule(static)
-        for (int64_t panel = 0; panel < panels; ++panel) {
-            const int64_t t = panel / tiling_.row_panels, b0 = panel % tiling_.row_panels * mr;
-            pack_panels(MatrixView<T>{x + (b0 * steps + t) * I, steps * I, 1}, I,
-                        std::min(mr, s_.batch - b0), mr, packed.data() + panel * size);
-        }
-        return packed;
-    }
 
     // The bias like the weights' panels: (block * G + g) holds gate g's for the
     // block's hidden units, zero past H.
@@ -348,7 +339,8 @@ class StepInputs {
     const RecurrentTiling& tiling_;
     MicroKernel<T> kernel_;
     bool fused_;
-    AlignedBuffer<T> x_panels_, weights_, bias_panels_, projection_scratch_;
+    const T* x_ = nullptr;
+    AlignedBuffer<T> weights_, bias_panels_, projection_scratch_;
     T* projection_ = nullptr;
 };
 
@@ -387,16 +379,6 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
     for (int64_t i = 0; i < B * H; ++i) h_before(0)[i] = a.h0 ? a.h0[i] : T(0);
     for (int64_t i = 0; lstm && i < B * H; ++i) c_before(0)[i] = a.c0 ? a.c0[i] : T(0);
 
-    // h is also kept in the micro-kernel's packed A layout, written by the step
-    // that produces it, so each task's GEMM reads its panel as it is instead of
-    // every task re-packing it (once per hidden block). Padding rows stay 0.
-    const int64_t panel_size = mr * H, panels_size = tiling.row_panels * panel_size;
-    AlignedBuffer<T> h_packed(2 * panels_size);
-    std::fill(h_packed.data(), h_packed.data() + h_packed.size(), T(0));
-    for (int64_t p = 0; p < tiling.row_panels; ++p)
-        pack_panels(MatrixView<T>{h_before(0) + p * mr * H, H, 1}, H, std::min(mr, B - p * mr), mr,
-                    h_packed.data() + p * panel_size);
-
     const StepSchedule schedule(tiling, n_threads, B * GH * (H + inputs.step_depth()), steps,
                                 weight.size() * sizeof(T) + inputs.step_weight_bytes());
     const int64_t tile_size = pad_to_line(G * mr * nr),
@@ -414,11 +396,8 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
         T* h_next = h_before(step + 1);
         const T* c_prev = c_before(step);
         T* c_next = c_before(step + 1);
-        const T* h_panels = h_packed.data() + (step % 2) * panels_size;
-        T* h_panels_next = h_packed.data() + ((step + 1) % 2) * panels_size;
         const int64_t b0 = tiling.row0(task), j0 = tiling.col0(task);
         const int64_t rows = tiling.rows(task), cols = tiling.cols(task);
-        const int64_t panel = b0 / mr * panel_size;
         // Kept apart from the recurrent product: gru's n gate adds them only after the reset.
         const auto input =
             inputs.at(t, step + 1 < steps ? s.time_at(step + 1) : -1, task, input_scratch);
@@ -440,11 +419,11 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
                 if (lstm) prefetch(c_later + b * H + j0, cols);
             }
         }
-        // A partly filled row panel may take a kernel of half its rows (see MicroKernel).
+        // The tile's rows of h_{t-1} are read where the last step wrote them.
         for (int64_t g = 0; g < G; ++g) {
             const int64_t weights = tiling.block(task) * G + g;
-            kernel.tile(rows, H, h_panels + panel, weight.data() + weights * H * nr,
-                        tile + g * mr * nr, nr, nr, false);
+            kernel.tile(H, MatrixView<T>{h_prev + b0 * H, H, 1}, weight.data() + weights * H * nr,
+                        tile + g * mr * nr, nr, rows, nr, false);
         }
         for (int64_t r = 0; r < rows; ++r) {
             const int64_t b = b0 + r, state = b * H + j0, tb = t * B + b;
@@ -472,7 +451,6 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
                 if (out) copy_n(row.h, cols, out);
             }
         }
-        pack_tile_rows(h_next + b0 * H + j0, rows, cols, H, mr, h_panels_next + panel + j0 * mr);
     });
     copy_n(h_before(steps), B * H, a.h_n);
     if (lstm) copy_n(c_before(steps), B * H, a.c_n);
@@ -534,8 +512,8 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
         if (first) {
             std::fill(tile, tile + mr * nr, T(0));
         } else {  // d_gates of the later step times W_hh: this step's d_h through W_hh
-            kernel.tile(rows, GH, later_panels + panel,
-                        weight.data() + tiling.block(task) * GH * nr, tile, nr, nr, false);
+            kernel.tile(GH, MatrixView<T>{later_panels + panel, 1, mr},
+                        weight.data() + tiling.block(task) * GH * nr, tile, nr, rows, nr, false);
         }
 
         // The same rows of what the next step (one earlier in time) reads and writes.

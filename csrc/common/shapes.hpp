@@ -24,6 +24,18 @@ inline int64_t n_gates(Cell cell) {
     }
 }
 
+// A strided read-only matrix: element (i, j) is data[i * row_stride + j * col_stride].
+// Transposition is only a swap of the strides.
+template <class T>
+struct MatrixView {
+    const T* data;
+    int64_t row_stride;
+    int64_t col_stride;
+
+    MatrixView transposed() const { return {data, col_stride, row_stride}; }
+    const T* at(int64_t i, int64_t j) const { return data + i * row_stride + j * col_stride; }
+};
+
 // One recurrent layer in one direction over a batch-first (B, T, I) input.
 struct SequenceShape {
     int64_t batch;

@@ -103,10 +103,11 @@ void gemm_block(const GemmShape& shape, MatrixView<T> a, MatrixView<T> b, T* c, 
                         for (int64_t ip = 0; ip < row_panels; ++ip) {
                             const int64_t i = i0 + ip * mr, j = p * nr;
                             const bool direct = ip < in_place;
-                            kernel.fn(kc, direct ? a.at(i, k0) : a_block + ip * mr * kc,
-                                      direct ? a.col_stride : mr, b_packed.data() + p * nr * kc,
-                                      c + i * ldc + j, ldc, std::min(mr, m - i),
-                                      std::min(nr, n - j), add);
+                            const MatrixView<T> rows_of_a =
+                                direct ? MatrixView<T>{a.at(i, k0), a.row_stride, a.col_stride}
+                                       : MatrixView<T>{a_block + ip * mr * kc, 1, mr};
+                            kernel.fn(kc, rows_of_a, b_packed.data() + p * nr * kc, c + i * ldc + j,
+                                      ldc, std::min(mr, m - i), std::min(nr, n - j), add);
                         }
                     }
                 }

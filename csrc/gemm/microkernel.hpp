@@ -1,7 +1,8 @@
 // The GEMM micro-kernel interface and its run-time selection by CPU features.
 //
-// A micro-kernel computes one mr x nr tile of C from an A panel (kc x mr,
-// k-major: packed, or read in place) and a packed B panel (kc x nr, k-major).
+// A micro-kernel computes one mr x nr tile of C from mr rows of A (kc deep, any
+// strides: a packed panel, or a matrix read where it lies) and a packed B panel
+// (kc x nr, k-major).
 // Every kernel, whatever its ISA or tile size, computes each element of C the
 // same way: one fused multiply-add chain over k = 0..kc-1 starting from 0, then
 // stored or added to C. So results are identical across ISAs, tile positions
@@ -10,35 +11,32 @@
 
 #include <cstdint>
 
+#include "common/shapes.hpp"
+
 namespace rnnkit {
 
 enum class Isa { best, avx512, avx2, generic };
 
 template <class T>
 struct MicroKernel {
-    // IN kc: depth; IN a, lda: A panel, its element (i, k) at a[k * lda + i] (lda = mr
-    // packed; in place, the row stride of a row-major matrix whose transpose is A);
-    // IN b: packed B panel; OUT c: tile with leading dimension ldc, of which only
-    // m x n (<= mr x nr) is written; IN accumulate: add to c instead of overwriting it.
-    using Fn = void (*)(int64_t kc, const T* a, int64_t lda, const T* b, T* c, int64_t ldc,
-                        int64_t m, int64_t n, bool accumulate);
+    // IN kc: depth; IN a: A's rows, element (i, k) at a.at(i, k) (a packed panel is
+    // {panel, 1, mr}); only its first m rows are read; IN b: packed B panel; OUT c:
+    // tile with leading dimension ldc, of which only m x n (<= mr x nr) is written;
+    // IN accumulate: add to c instead of overwriting it.
+    using Fn = void (*)(int64_t kc, MatrixView<T> a, const T* b, T* c, int64_t ldc, int64_t m,
+                        int64_t n, bool accumulate);
     int64_t mr;
     int64_t nr;
     Fn fn;
     const char* name;
-    // fn for tiles of at most mr / 2 rows, with half the arithmetic, reading the same
-    // mr-wide A panels (a batch's last, partly filled row panel), or nullptr.
+    // fn for tiles of at most mr / 2 rows, with half the arithmetic (a batch's last,
+    // partly filled row panel), or nullptr.
     Fn half = nullptr;
 
-    // The rows a tile of `rows` rows is computed as: mr, or mr / 2 where `half` can
-    // take it.
-    int64_t rows_for(int64_t rows) const { return half && 2 * rows <= mr ? mr / 2 : mr; }
-    // A scratch tile of a packed panel with `rows` rows filled: all rows_for(rows) of
-    // its rows written (padding included) by the kernel of that many rows.
-    void tile(int64_t rows, int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t n,
+    // A tile of `rows` <= mr rows: by `half` where it can take them.
+    void tile(int64_t kc, MatrixView<T> a, const T* b, T* c, int64_t ldc, int64_t rows, int64_t n,
               bool accumulate) const {
-        const int64_t m = rows_for(rows);
-        (m == mr ? fn : half)(kc, a, mr, b, c, ldc, m, n, accumulate);
+        (half && 2 * rows <= mr ? half : fn)(kc, a, b, c, ldc, rows, n, accumulate);
     }
 };
 

@@ -12,13 +12,13 @@ constexpr int kMr = 4;
 constexpr int kNr = 4;
 
 template <class T, int MR>
-void generic_microkernel(int64_t kc, const T* a, int64_t lda, const T* b, T* c, int64_t ldc,
-                         int64_t m, int64_t n, bool accumulate) {
+void generic_microkernel(int64_t kc, MatrixView<T> a, const T* b, T* c, int64_t ldc, int64_t m,
+                         int64_t n, bool accumulate) {
     T acc[MR * kNr] = {};
     for (int64_t k = 0; k < kc; ++k)
-        for (int i = 0; i < MR; ++i)
+        for (int i = 0; i < m; ++i)
             for (int j = 0; j < kNr; ++j)
-                acc[i * kNr + j] = std::fma(a[k * lda + i], b[k * kNr + j], acc[i * kNr + j]);
+                acc[i * kNr + j] = std::fma(*a.at(i, k), b[k * kNr + j], acc[i * kNr + j]);
     detail::store_tile(acc, kNr, c, ldc, m, n, accumulate);
 }
 

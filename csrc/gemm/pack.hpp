@@ -5,19 +5,9 @@
 
 #include <cstdint>
 
+#include "common/shapes.hpp"
+
 namespace rnnkit {
-
-// A strided read-only matrix: element (i, j) is data[i * row_stride + j * col_stride].
-// Transposition is only a swap of the strides.
-template <class T>
-struct MatrixView {
-    const T* data;
-    int64_t row_stride;
-    int64_t col_stride;
-
-    MatrixView transposed() const { return {data, col_stride, row_stride}; }
-    const T* at(int64_t i, int64_t j) const { return data + i * row_stride + j * col_stride; }
-};
 
 // OUT dst[j * ld_dst + i] = IN src[i * ld_src + j] for i < rows, j < cols: the
 // transpose of a strided matrix, written row by row.
