@@ -484,9 +484,10 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
     for (int64_t i = 0; i < B * H; ++i) carry_h.data()[i] = a.d_h_n ? a.d_h_n[i] : T(0);
     for (int64_t i = 0; lstm && i < B * H; ++i) carry_c.data()[i] = a.d_c_n ? a.d_c_n[i] : T(0);
 
-    // Each step's d_gates (as seen by W_hh) also go straight into the packed A
-    // layout of the next step's GEMM, as in the forward. Padding rows stay 0.
-    const int64_t panel_size = mr * GH, panels_size = tiling.row_panels * panel_size;
+    // The next step's product reads each step's d_gates (as seen by W_hh) where the
+    // cell wrote them: rnn's and lstm's are the rows of d_gates_ih. gru's n gate sees
+    // r * d_n (d_hn) instead, so its rows are gathered into packed A panels.
+    const int64_t panel_size = mr * GH, panels_size = gru ? tiling.row_panels * panel_size : 0;
     AlignedBuffer<T> d_gates_packed(2 * panels_size);
     std::fill(d_gates_packed.data(), d_gates_packed.data() + d_gates_packed.size(), T(0));
 
@@ -512,8 +513,11 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
         if (first) {
             std::fill(tile, tile + mr * nr, T(0));
         } else {  // d_gates of the later step times W_hh: this step's d_h through W_hh
-            kernel.tile(GH, MatrixView<T>{later_panels + panel, 1, mr},
-                        weight.data() + tiling.block(task) * GH * nr, tile, nr, rows, nr, false);
+            const MatrixView<T> later =
+                gru ? MatrixView<T>{later_panels + panel, 1, mr}
+                    : MatrixView<T>{d_gates_ih + (t_later * B + b0) * GH, GH, 1};
+            kernel.tile(GH, later, weight.data() + tiling.block(task) * GH * nr, tile, nr, rows, nr,
+                        false);
         }
 
         // The same rows of what the next step (one earlier in time) reads and writes.
@@ -575,16 +579,16 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
                 cell.backward(row, cols);
             }
         }
-        if (to_h0) return;
-        // This step's d_gates (as W_hh sees them) into the next step's A panel.
+        if (!gru || to_h0) return;
+        // gru: this step's d_gates as W_hh sees them (r, z and d_hn) into the next
+        // step's A panel.
         const int64_t tb0 = t * B + b0;
-        T* packed = panels + panel;
         for (int64_t g = 0; g < G; ++g) {
-            const bool reset_n = gru && g == 2;
+            const bool n_gate = g == 2;
             const T* seen_by_w_hh =
-                reset_n ? d_hn + tb0 * H + j0 : d_gates_ih + tb0 * GH + g * H + j0;
-            pack_tile_rows(seen_by_w_hh, rows, cols, reset_n ? H : GH, mr,
-                           packed + (g * H + j0) * mr);
+                n_gate ? d_hn + tb0 * H + j0 : d_gates_ih + tb0 * GH + g * H + j0;
+            pack_tile_rows(seen_by_w_hh, rows, cols, n_gate ? H : GH, mr,
+                           panels + panel + (g * H + j0) * mr);
         }
     });
     if (lstm) copy_n(carry_c.data(), B * H, a.d_c0);
