@@ -23,8 +23,8 @@ struct MicroKernel {
     // {panel, 1, mr}); only its first m rows are read; IN b: packed B panel; OUT c:
     // tile with leading dimension ldc, of which only m x n (<= mr x nr) is written;
     // IN accumulate: add to c instead of overwriting it.
-    using Fn = void (*)(int64_t kc, MatrixView<T> a, const T* b, T* c, int64_t ldc, int64_t m,
-                        int64_t n, bool accumulate);
+    using Fn = void (*)(int64_t kc, const MatrixView<T>& a, const T* b, T* c, int64_t ldc,
+                        int64_t m, int64_t n, bool accumulate);
     int64_t mr;
     int64_t nr;
     Fn fn;
@@ -34,8 +34,8 @@ struct MicroKernel {
     Fn half = nullptr;
 
     // A tile of `rows` <= mr rows: by `half` where it can take them.
-    void tile(int64_t kc, MatrixView<T> a, const T* b, T* c, int64_t ldc, int64_t rows, int64_t n,
-              bool accumulate) const {
+    void tile(int64_t kc, const MatrixView<T>& a, const T* b, T* c, int64_t ldc, int64_t rows,
+              int64_t n, bool accumulate) const {
         (half && 2 * rows <= mr ? half : fn)(kc, a, b, c, ldc, rows, n, accumulate);
     }
 };

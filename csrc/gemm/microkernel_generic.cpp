@@ -12,8 +12,8 @@ constexpr int kMr = 4;
 constexpr int kNr = 4;
 
 template <class T, int MR>
-void generic_microkernel(int64_t kc, MatrixView<T> a, const T* b, T* c, int64_t ldc, int64_t m,
-                         int64_t n, bool accumulate) {
+void generic_microkernel(int64_t kc, const MatrixView<T>& a, const T* b, T* c, int64_t ldc,
+                         int64_t m, int64_t n, bool accumulate) {
     T acc[MR * kNr] = {};
     for (int64_t k = 0; k < kc; ++k)
         for (int i = 0; i < m; ++i)
