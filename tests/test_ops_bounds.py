@@ -1,7 +1,7 @@
 """The kernels read the caller's arrays where they lie (x_t's rows in each step's input
-product), a whole row panel at a time. Nothing past an array's last row may be read:
-here x ends where an inaccessible page begins, so such a read would crash. It runs in
-a child process, so that a crash fails this test alone."""
+product, a row-major A in a GEMM), a whole row panel at a time. Nothing past an array's
+last row may be read: here the array ends where an inaccessible page begins, so such a
+read would crash. It runs in a child process, so that a crash fails this test alone."""
 
 import subprocess
 import sys
@@ -46,15 +46,20 @@ CHILD = textwrap.dedent(
                 grads = ops.backward(trained.cache, np.ones_like(trained.output), n_threads=2)
                 assert np.all(np.isfinite(grads.d_x))
                 runs += 1
+        # A row-major A is read in place by the GEMM as well (13 rows: a last panel of 5).
+        a = at_page_end(rng.standard_normal((13, 7)).astype(dtype))
+        b = rng.standard_normal((7, 40)).astype(dtype)
+        assert np.allclose(ops.matmul(a, b), a @ b, rtol=1e-5, atol=1e-5)
+        runs += 1
     print("ran", runs)
     """
 )
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mprotect via the C library")
-def test_forward_and_backward_read_nothing_past_x():
+def test_kernels_read_nothing_past_the_callers_arrays():
     child = subprocess.run(
         [sys.executable, "-c", CHILD], capture_output=True, text=True, timeout=120
     )
     assert child.returncode == 0, (child.returncode, child.stderr[-2000:])
-    assert child.stdout.split() == ["ran", "12"]
+    assert child.stdout.split() == ["ran", "14"]

@@ -59,15 +59,19 @@ void gemm_block(const GemmShape& shape, MatrixView<T> a, MatrixView<T> b, T* c, 
     const int threads =
         threads_for(n_threads, std::max(row_blocks * col_blocks, n_panels), m * n * k);
 
-    // An A whose columns are contiguous (the transpose of a row-major matrix: d_gates^T
-    // in the weight gradients) is read by the kernel where it is, each k's mr elements
-    // side by side, instead of gathered into packed panels first: the stock LSTM's
-    // training spent 10% of its time packing d_gates^T. The kernel then reads a cache
-    // line per k where a packed panel has two k per line, once per column panel, so
-    // only where a block has few column panels (the stock dW_hh, 200 x 50 over 1,920
-    // rows: 1.45-1.6x; the cosine RNN's, 200 x 200 over 50,000 in 7 panels: 0.93-0.98x).
-    const bool a_in_place = a.row_stride == 1 && a.col_stride != 1 &&
-                            std::min(n_panels, col_panels_per_block) <= kMaxInPlaceColPanels;
+    // A is read by the kernel where it lies, instead of gathered into packed panels:
+    // - Row-major (a layer's d_x = d_gates W_ih, dense layers, ops.matmul): every row
+    //   panel, the last one too, as the kernel reads no row past the end. Packing it was
+    //   13% of a stock layer's d_x product (1,920 x 200 x 50), 3-5% of larger ones.
+    // - Columns contiguous (the transpose of a row-major matrix: d_gates^T in the weight
+    //   gradients): whole panels, each k's mr elements side by side. The stock LSTM's
+    //   training spent 10% of its time packing d_gates^T. The kernel then reads a cache
+    //   line per k where a packed panel has two k per line, once per column panel, so
+    //   only where a block has few column panels (the stock dW_hh, 200 x 50 over 1,920
+    //   rows: 1.45-1.6x; the cosine RNN's, 200 x 200 over 50,000 in 7 panels: 0.93-0.98x).
+    const bool rows_in_place = a.col_stride == 1;
+    const bool columns_in_place = a.row_stride == 1 && a.col_stride != 1 &&
+                                  std::min(n_panels, col_panels_per_block) <= kMaxInPlaceColPanels;
     AlignedBuffer<T> b_packed(n_panels * nr * kc_max);
     AlignedBuffer<T> a_packed(static_cast<int64_t>(threads) * mc * kc_max);
 
@@ -92,8 +96,11 @@ void gemm_block(const GemmShape& shape, MatrixView<T> a, MatrixView<T> b, T* c, 
                 for (int64_t cb = 0; cb < col_blocks; ++cb) {
                     const int64_t i0 = rb * mc, rows = std::min(mc, m - i0);
                     const int64_t row_panels = ceil_div(rows, mr);
-                    // Whole panels of an A read in place; the rest packed.
-                    const int64_t in_place = a_in_place ? rows / mr : 0, packed = in_place * mr;
+                    // The panels of an A read in place; the rest packed.
+                    const int64_t in_place = rows_in_place      ? row_panels
+                                             : columns_in_place ? rows / mr
+                                                                : 0;
+                    const int64_t packed = std::min(rows, in_place * mr);
                     if (packed < rows)
                         pack_panels(
                             MatrixView<T>{a.at(i0 + packed, k0), a.row_stride, a.col_stride}, kc,
