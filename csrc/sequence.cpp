@@ -42,10 +42,16 @@ struct RecurrentTiling {
     int64_t cols(int64_t task) const { return std::min(nr, hidden - col0(task)); }
 };
 
-// Packed recurrent weights up to this size are read by every thread at every
-// step; above it each thread keeps to its own hidden blocks so that its share
-// stays in its L2 (1 MiB on current x86 server cores, less on many laptops).
+// Packed recurrent weights up to kSharedWeightBytes are read by every thread at
+// every step; above it each thread keeps to its own hidden blocks so that its
+// share stays in its L2 (1 MiB on current x86 server cores, less on many laptops)
+// and the threads meet at every step. Few threads may still all read weights
+// from L3 while their sum stays within kAllThreadsWeightBytes: mnist's layers (1
+// and 2 MiB) on 2 threads then skip the per-step barrier, where one thread losing
+// its core stalled the other (predict 1.06x, fit 1.03-1.05x). From 8 threads on
+// the first limit is the larger.
 constexpr int64_t kSharedWeightBytes = int64_t(512) << 10;
+constexpr int64_t kAllThreadsWeightBytes = int64_t(4) << 20;
 
 // How the threads share a time loop of `tiling`'s tasks.
 //
@@ -68,7 +74,8 @@ struct StepSchedule {
         // At most 1/8 more panels on the busiest thread than on the average one.
         const int64_t busiest = ceil_div(panels, rows_threads);
         by_rows = rows_threads >= by_tiles && 8 * busiest * rows_threads <= 9 * panels &&
-                  weight_bytes <= kSharedWeightBytes;
+                  (weight_bytes <= kSharedWeightBytes ||
+                   weight_bytes * rows_threads <= kAllThreadsWeightBytes);
         threads = by_rows ? rows_threads : by_tiles;
     }
 
