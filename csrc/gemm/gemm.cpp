@@ -70,10 +70,10 @@ void gemm_block(const GemmShape& shape, MatrixView<T> a, MatrixView<T> b, T* c, 
     //   only where a block has few column panels (the stock dW_hh, 200 x 50 over 1,920
     //   rows: 1.45-1.6x; the cosine RNN's, 200 x 200 over 50,000 in 7 panels: 0.93-0.98x).
     const bool rows_in_place = a.col_stride == 1;
-    const bool columns_in_place = a.row_stride == 1 && a.col_stride != 1 &&
-                                  std::min(n_panels, col_panels_per_block) <= kMaxInPlaceColPanels;
+    const bool columns_in_place =
+        a.row_stride == 1 && std::min(n_panels, col_panels_per_block) <= kMaxInPlaceColPanels;
     AlignedBuffer<T> b_packed(n_panels * nr * kc_max);
-    AlignedBuffer<T> a_packed(static_cast<int64_t>(threads) * mc * kc_max);
+    AlignedBuffer<T> a_packed(rows_in_place ? 0 : static_cast<int64_t>(threads) * mc * kc_max);
 
 #pragma omp parallel num_threads(threads)
     {

@@ -41,7 +41,7 @@ void simd_microkernel(int64_t kc, const MatrixView<typename V::scalar>& a,
     const int64_t lda = a.col_stride;
     if (a.row_stride == 1 && m == MR) {
         // A k's MR elements side by side (packed panels, transposed matrices): one
-        // pointer. Row pointers cost the GEMM 3-5% here.
+        // pointer. Row pointers here cost a 2048^3 product 3%.
         const T* panel = a.data;
         multiply([panel, lda](int i, int64_t k) { return panel[k * lda + i]; });
     } else {
