@@ -23,23 +23,51 @@ int64_t pad_to_line(int64_t count) { return (count + 15) / 16 * 16; }
 // Tasks are numbered block-major: a static schedule then hands each thread
 // the same hidden blocks at every step, so its slice of the packed W_hh stays
 // in its own L2 instead of every thread streaming all of W_hh each step.
-struct RecurrentTiling {
-    int64_t batch, hidden, mr, nr, row_panels, hidden_blocks;
+class RecurrentTiling {
+  public:
+    int64_t batch, hidden, mr, nr, hidden_blocks, row_panels = 0;
 
     RecurrentTiling(int64_t batch_, int64_t hidden_, int64_t mr_, int64_t nr_)
-        : batch(batch_),
-          hidden(hidden_),
-          mr(mr_),
-          nr(nr_),
-          row_panels(ceil_div(batch_, mr_)),
-          hidden_blocks(ceil_div(hidden_, nr_)) {}
+        : batch(batch_), hidden(hidden_), mr(mr_), nr(nr_), hidden_blocks(ceil_div(hidden_, nr_)) {
+        split_rows(1);
+    }
 
+    // Cuts the batch into `groups` runs of rows as even as possible, each into
+    // panels of mr rows from its start (the last one of a run may have fewer):
+    // the time loop's threads each own a run when they own rows. Whole panels
+    // shared out gave one thread a full panel more whenever their count was odd:
+    // 104 rows (13 panels) went 7 / 6 to two threads, and now 52 / 52, six panels
+    // and one of 4 rows (the half-row kernel) each: an LSTM's predict 1.06x, an
+    // RNN's 1.05x. A row's products and cell math do not depend on its panel:
+    // the same bits.
+    void split_rows(int64_t groups) {
+        group_panel_.assign(1, 0);
+        panel_row0_.clear();
+        for (int64_t g = 0; g < groups; ++g) {
+            const int64_t begin = batch * g / groups, end = batch * (g + 1) / groups;
+            for (int64_t b = begin; b < end; b += mr) panel_row0_.push_back(b);
+            group_panel_.push_back(static_cast<int64_t>(panel_row0_.size()));
+        }
+        row_panels = group_panel_.back();
+        panel_row0_.push_back(batch);
+    }
+
+    int64_t groups() const { return static_cast<int64_t>(group_panel_.size()) - 1; }
+    // The row panels [first, last) of group `g`.
+    int64_t first_panel(int64_t g) const { return group_panel_[g]; }
     int64_t tasks() const { return row_panels * hidden_blocks; }
+    int64_t panel(int64_t task) const { return task % row_panels; }
     int64_t block(int64_t task) const { return task / row_panels; }
-    int64_t row0(int64_t task) const { return task % row_panels * mr; }
+    int64_t row0(int64_t task) const { return panel_row0_[panel(task)]; }
     int64_t col0(int64_t task) const { return block(task) * nr; }
-    int64_t rows(int64_t task) const { return std::min(mr, batch - row0(task)); }
+    int64_t rows(int64_t task) const {
+        return std::min(mr, panel_row0_[panel(task) + 1] - row0(task));
+    }
     int64_t cols(int64_t task) const { return std::min(nr, hidden - col0(task)); }
+
+  private:
+    std::vector<int64_t> panel_row0_;   // each panel's first row, then the batch size
+    std::vector<int64_t> group_panel_;  // each group's first panel, then the panel count
 };
 
 // Packed recurrent weights up to kSharedWeightBytes are read by every thread at
@@ -79,6 +107,10 @@ struct StepSchedule {
         threads = by_rows ? rows_threads : by_tiles;
     }
 
+    // The row groups `tiling` is to be split into (RecurrentTiling::split_rows)
+    // before run(): one per thread when threads own rows.
+    int64_t row_groups() const { return by_rows ? threads : 1; }
+
     // Calls body(step, task, thread) for every step in order and every task of
     // `tiling` at each step, from `threads` OpenMP threads, denormals flushed.
     template <class Body>
@@ -88,7 +120,8 @@ struct StepSchedule {
             DenormalGuard denormals;
             const int thread = omp_get_thread_num();
             if (by_rows) {
-                const auto [p0, p1] = team_share(tiling.row_panels);
+                const auto [g0, g1] = team_share(tiling.groups());
+                const int64_t p0 = tiling.first_panel(g0), p1 = tiling.first_panel(g1);
                 // Panels innermost: a block of weights serves all of them in turn.
                 for (int64_t step = 0; step < steps; ++step)
                     for (int64_t jb = 0; jb < tiling.hidden_blocks; ++jb)
@@ -363,7 +396,7 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
     // The per-step product over hidden units: batch 1 skips a full tile's mr - 1 zero rows.
     const MicroKernel<T> kernel = select_microkernel_for<T>(run.isa, B, H);
     const CellKernels<T> cell = cell_kernels<T>(s.cell, s.activation, run.isa);
-    const RecurrentTiling tiling(B, H, kernel.mr, kernel.nr);
+    RecurrentTiling tiling(B, H, kernel.mr, kernel.nr);
     const int64_t mr = tiling.mr, nr = tiling.nr;
 
     const StepInputs<T> inputs(s, a, tiling, kernel, run);
@@ -388,6 +421,7 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
 
     const StepSchedule schedule(tiling, n_threads, B * GH * (H + inputs.step_depth()), steps,
                                 weight.size() * sizeof(T) + inputs.step_weight_bytes());
+    tiling.split_rows(schedule.row_groups());  // `inputs` reads the tiles' rows from it
     const int64_t tile_size = pad_to_line(G * mr * nr),
                   input_size = pad_to_line(inputs.scratch_size());
     const int64_t per_thread = tile_size + input_size + pad_to_line(G * nr) + pad_to_line(nr);
@@ -474,7 +508,7 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
     // The per-step product over hidden units: batch 1 skips a full tile's mr - 1 zero rows.
     const MicroKernel<T> kernel = select_microkernel_for<T>(run.isa, B, H);
     const CellKernels<T> cell = cell_kernels<T>(s.cell, s.activation, run.isa);
-    const RecurrentTiling tiling(B, H, kernel.mr, kernel.nr);
+    RecurrentTiling tiling(B, H, kernel.mr, kernel.nr);
     const int64_t mr = tiling.mr, nr = tiling.nr;
 
     // Gradients w.r.t. every step's gate pre-activations: only the element-wise
@@ -492,6 +526,11 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
     for (int64_t i = 0; i < B * H; ++i) carry_h.data()[i] = a.d_h_n ? a.d_h_n[i] : T(0);
     for (int64_t i = 0; lstm && i < B * H; ++i) carry_c.data()[i] = a.d_c_n ? a.d_c_n[i] : T(0);
 
+    // Steps in reverse processing order; the extra last pass yields d_h0.
+    const StepSchedule schedule(tiling, n_threads, B * GH * H, steps + 1,
+                                weight.size() * sizeof(T));
+    tiling.split_rows(schedule.row_groups());
+
     // The next step's product reads each step's d_gates (as seen by W_hh) where the
     // cell wrote them: rnn's and lstm's are the rows of d_gates_ih. gru's n gate sees
     // r * d_n (d_hn) instead, so its rows are gathered into packed A panels.
@@ -499,9 +538,6 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
     AlignedBuffer<T> d_gates_packed(2 * panels_size);
     std::fill(d_gates_packed.data(), d_gates_packed.data() + d_gates_packed.size(), T(0));
 
-    // Steps in reverse processing order; the extra last pass yields d_h0.
-    const StepSchedule schedule(tiling, n_threads, B * GH * H, steps + 1,
-                                weight.size() * sizeof(T));
     const int64_t tile_size = pad_to_line(mr * nr);
     const int64_t per_thread = tile_size + 2 * pad_to_line(nr);
     AlignedBuffer<T> scratch(schedule.threads * per_thread);
@@ -517,7 +553,7 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
         T* panels = d_gates_packed.data() + ((back + 1) % 2) * panels_size;
         const int64_t b0 = tiling.row0(task), j0 = tiling.col0(task);
         const int64_t rows = tiling.rows(task), cols = tiling.cols(task);
-        const int64_t panel = b0 / mr * panel_size;
+        const int64_t panel = tiling.panel(task) * panel_size;
         if (first) {
             std::fill(tile, tile + mr * nr, T(0));
         } else {  // d_gates of the later step times W_hh: this step's d_h through W_hh

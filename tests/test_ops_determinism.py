@@ -24,10 +24,12 @@ from _problems import forward_inputs, kernel_run
 from rnnkit import _core, ops
 
 DTYPES = [np.float32, np.float64]
-# (B, T, D, H). 13 and 64 rows give every thread whole row panels (no barrier between
-# steps); 40 rows and batch 1 share each step's tiles between the threads. The kernels
-# start a thread per 2^17 multiply-adds of a step (common/parallel.hpp): B * G*H * H of
-# 40 x 90 and 64 x 64 is enough for two or more threads with every cell.
+# (B, T, D, H). 13 and 64 rows give every thread its own run of rows (no barrier between
+# steps), runs that need not start at a multiple of the kernel's panel of rows (8 with
+# AVX-512: 13 = 6 + 7 on two threads, 64 = 21 + 21 + 22 on three); 40 rows and batch 1
+# share each step's tiles between the threads. The kernels start a thread per 2^17
+# multiply-adds of a step (common/parallel.hpp): B * G*H * H of 40 x 90 and 64 x 64 is
+# enough for two or more threads with every cell.
 SHAPES = [(13, 7, 5, 37), (1, 3, 1, 1), (40, 5, 9, 90), (64, 6, 3, 64)]  # (B, T, D, H)
 
 
