@@ -6,7 +6,10 @@
 // lane of a vector computes exactly what the scalar code computes. That keeps
 // results independent of where a hidden unit falls in a tile or which thread
 // owns it. Accuracy: within 2 ulp of the true exp on the clamped range, which
-// is below float32 rounding for float and ~1e-16 relative for double.
+// is below float32 rounding for float and ~1e-16 relative for double. As the
+// cells compute them (tests/test_activations.py, on every ISA): float tanh
+// within 1.2 ulp of the exact value, sigmoid 2.5 ulp while its result is a
+// normal number; double within 2 and 4 ulp of numpy's.
 #pragma once
 
 #include <cstdint>
