@@ -316,16 +316,17 @@ class StepInputs {
             for (int64_t b = b0 + mr; b < std::min(b0 + 2 * mr, s_.batch); ++b)
                 prefetch(x_ + (b * s_.steps + t) * I, I);
             const int64_t rows = tiling_.rows(task);
+            const int64_t cols = kernel_.scratch_columns(tiling_.cols(task));
             for (int64_t g = 0; g < s_.gates(); ++g) {
                 const int64_t panel = tiling_.block(task) * s_.gates() + g;
                 const T* __restrict bias = bias_panels_.data() + panel * nr;
                 T* __restrict tile = scratch + g * mr * nr;
                 for (int64_t r = 0; r < rows; ++r)
-                    for (int64_t j = 0; j < nr; ++j) tile[r * nr + j] = bias[j];
+                    for (int64_t j = 0; j < cols; ++j) tile[r * nr + j] = bias[j];
                 for (int64_t k0 = 0; k0 < I; k0 += kGemmDepthBlock)
                     kernel_.tile(
                         std::min(kGemmDepthBlock, I - k0), MatrixView<T>{x + k0, s_.steps * I, 1},
-                        weights_.data() + panel * I * nr + k0 * nr, tile, nr, rows, nr, true);
+                        weights_.data() + panel * I * nr + k0 * nr, tile, nr, rows, cols, true);
             }
             return {scratch, nr, mr * nr};
         }
@@ -465,7 +466,7 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
         for (int64_t g = 0; g < G; ++g) {
             const int64_t weights = tiling.block(task) * G + g;
             kernel.tile(H, MatrixView<T>{h_prev + b0 * H, H, 1}, weight.data() + weights * H * nr,
-                        tile + g * mr * nr, nr, rows, nr, false);
+                        tile + g * mr * nr, nr, rows, kernel.scratch_columns(cols), false);
         }
         for (int64_t r = 0; r < rows; ++r) {
             const int64_t b = b0 + r, state = b * H + j0, tb = t * B + b;
@@ -560,8 +561,8 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
             const MatrixView<T> later =
                 gru ? MatrixView<T>{later_panels + panel, 1, mr}
                     : MatrixView<T>{d_gates_ih + (t_later * B + b0) * GH, GH, 1};
-            kernel.tile(GH, later, weight.data() + tiling.block(task) * GH * nr, tile, nr, rows, nr,
-                        false);
+            kernel.tile(GH, later, weight.data() + tiling.block(task) * GH * nr, tile, nr, rows,
+                        kernel.scratch_columns(cols), false);
         }
 
         // The same rows of what the next step (one earlier in time) reads and writes.

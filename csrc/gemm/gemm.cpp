@@ -113,8 +113,9 @@ void gemm_block(const GemmShape& shape, MatrixView<T> a, MatrixView<T> b, T* c, 
                             const MatrixView<T> rows_of_a =
                                 direct ? MatrixView<T>{a.at(i, k0), a.row_stride, a.col_stride}
                                        : MatrixView<T>{a_block + ip * mr * kc, 1, mr};
-                            kernel.fn(kc, rows_of_a, b_packed.data() + p * nr * kc, c + i * ldc + j,
-                                      ldc, std::min(mr, m - i), std::min(nr, n - j), add);
+                            kernel.tile(kc, rows_of_a, b_packed.data() + p * nr * kc,
+                                        c + i * ldc + j, ldc, std::min(mr, m - i),
+                                        std::min(nr, n - j), add);
                         }
                     }
                 }

@@ -32,11 +32,25 @@ struct MicroKernel {
     // fn for tiles of at most mr / 2 rows, with half the arithmetic (a batch's last,
     // partly filled row panel), or nullptr.
     Fn half = nullptr;
+    // fn and half for tiles of at most nr / 2 columns, from the same nr-wide packed B
+    // panels, or nullptr: the last block of 200 hidden units has 8 of its 32 columns.
+    Fn narrow = nullptr;
+    Fn narrow_half = nullptr;
 
-    // A tile of `rows` <= mr rows: by `half` where it can take them.
+    // A tile of `rows` <= mr rows and n <= nr columns: by the variant with the least
+    // arithmetic that covers it.
     void tile(int64_t kc, const MatrixView<T>& a, const T* b, T* c, int64_t ldc, int64_t rows,
               int64_t n, bool accumulate) const {
-        (half && 2 * rows <= mr ? half : fn)(kc, a, b, c, ldc, rows, n, accumulate);
+        const bool few_rows = half && 2 * rows <= mr, few_columns = narrow && 2 * n <= nr;
+        const Fn f = few_columns ? (few_rows ? narrow_half : narrow) : (few_rows ? half : fn);
+        f(kc, a, b, c, ldc, rows, n, accumulate);
+    }
+
+    // The columns to ask of tile() for `columns` valid ones in a scratch tile with room
+    // for nr: the narrow kernels' whole width where they serve, else nr. Whole widths
+    // are stored straight from the registers, where fewer go through the edge path.
+    int64_t scratch_columns(int64_t columns) const {
+        return narrow && 2 * columns <= nr ? nr / 2 : nr;
     }
 };
 

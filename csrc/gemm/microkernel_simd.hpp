@@ -11,8 +11,9 @@
 namespace rnnkit::detail {
 
 // V: traits with `vec`, `width`, load, store, set1, fma, add, zero.
-// MR rows x NV vectors of V::width columns held in MR * NV registers.
-template <class V, int MR, int NV>
+// MR rows x NV vectors of V::width columns held in MR * NV registers, from a packed
+// B panel BNV vectors wide (a narrow kernel reads the first NV of a wider panel).
+template <class V, int MR, int NV, int BNV = NV>
 void simd_microkernel(int64_t kc, const MatrixView<typename V::scalar>& a,
                       const typename V::scalar* b, typename V::scalar* c, int64_t ldc, int64_t m,
                       int64_t n, bool accumulate) {
@@ -29,7 +30,7 @@ void simd_microkernel(int64_t kc, const MatrixView<typename V::scalar>& a,
         for (int64_t k = 0; k < kc; ++k) {
             typename V::vec bv[NV];
 #pragma GCC unroll 8
-            for (int v = 0; v < NV; ++v) bv[v] = V::load(b + k * NR + v * V::width);
+            for (int v = 0; v < NV; ++v) bv[v] = V::load(b + k * BNV * V::width + v * V::width);
 #pragma GCC unroll 16
             for (int i = 0; i < MR; ++i) {
                 const typename V::vec av = V::set1(element(i, k));
