@@ -33,27 +33,9 @@ struct Avx2F64 {
 
 }  // namespace
 
-// 6 x 16 floats / 6 x 8 doubles: 12 accumulators of the 16 ymm registers; 3 rows
-// of the same panels for a partly filled one, and one vector of columns for a
-// panel's first half.
-MicroKernel<float> microkernel_avx2_f32() {
-    return {6,
-            16,
-            &detail::simd_microkernel<Avx2F32, 6, 2>,
-            "avx2",
-            &detail::simd_microkernel<Avx2F32, 3, 2>,
-            &detail::simd_microkernel<Avx2F32, 6, 1, 2>,
-            &detail::simd_microkernel<Avx2F32, 3, 1, 2>};
-}
-MicroKernel<double> microkernel_avx2_f64() {
-    return {6,
-            8,
-            &detail::simd_microkernel<Avx2F64, 6, 2>,
-            "avx2",
-            &detail::simd_microkernel<Avx2F64, 3, 2>,
-            &detail::simd_microkernel<Avx2F64, 6, 1, 2>,
-            &detail::simd_microkernel<Avx2F64, 3, 1, 2>};
-}
+// 6 x 16 floats / 6 x 8 doubles: 12 accumulators of the 16 ymm registers.
+MicroKernel<float> microkernel_avx2_f32() { return detail::full_microkernel<Avx2F32, 6>("avx2"); }
+MicroKernel<double> microkernel_avx2_f64() { return detail::full_microkernel<Avx2F64, 6>("avx2"); }
 MicroKernel<float> microkernel_avx2_row_f32(int64_t columns) {
     return detail::row_microkernel<Avx2F32>(columns, "avx2");
 }

@@ -34,25 +34,12 @@ struct Avx512F64 {
 }  // namespace
 
 // 8 x 32 floats / 8 x 16 doubles: 16 accumulators of the 32 zmm registers,
-// leaving room for the B vectors and the broadcasts; 4 rows of the same panels for
-// a partly filled one, and one vector of columns for a panel's first half.
+// leaving room for the B vectors and the broadcasts.
 MicroKernel<float> microkernel_avx512_f32() {
-    return {8,
-            32,
-            &detail::simd_microkernel<Avx512F32, 8, 2>,
-            "avx512",
-            &detail::simd_microkernel<Avx512F32, 4, 2>,
-            &detail::simd_microkernel<Avx512F32, 8, 1, 2>,
-            &detail::simd_microkernel<Avx512F32, 4, 1, 2>};
+    return detail::full_microkernel<Avx512F32, 8>("avx512");
 }
 MicroKernel<double> microkernel_avx512_f64() {
-    return {8,
-            16,
-            &detail::simd_microkernel<Avx512F64, 8, 2>,
-            "avx512",
-            &detail::simd_microkernel<Avx512F64, 4, 2>,
-            &detail::simd_microkernel<Avx512F64, 8, 1, 2>,
-            &detail::simd_microkernel<Avx512F64, 4, 1, 2>};
+    return detail::full_microkernel<Avx512F64, 8>("avx512");
 }
 MicroKernel<float> microkernel_avx512_row_f32(int64_t columns) {
     return detail::row_microkernel<Avx512F32>(columns, "avx512");

@@ -76,6 +76,21 @@ void simd_microkernel(int64_t kc, const MatrixView<typename V::scalar>& a,
     store_tile(tile, NR, c, ldc, m, n, accumulate);
 }
 
+// The kernel of MR rows x 2 vectors, with its variants for a partly filled panel
+// (MR / 2 rows, MR even) and for a panel's first half of columns (one vector, from
+// the same two-vector-wide packed B).
+template <class V, int MR>
+MicroKernel<typename V::scalar> full_microkernel(const char* name) {
+    static_assert(MR % 2 == 0, "the half-row variant needs an even MR");
+    return {MR,
+            2 * V::width,
+            &simd_microkernel<V, MR, 2>,
+            name,
+            &simd_microkernel<V, MR / 2, 2>,
+            &simd_microkernel<V, MR, 1, 2>,
+            &simd_microkernel<V, MR / 2, 1, 2>};
+}
+
 // A single-row kernel of 2, 4 or 8 vectors: the narrowest that covers `columns`
 // (8 for more). One row has one FMA chain per column, so only several vectors
 // at once keep both FMA units busy through the FMA latency; more vectors than
