@@ -17,6 +17,17 @@ namespace {
 // Keeps each thread's slice of a scratch buffer on its own cache lines.
 int64_t pad_to_line(int64_t count) { return (count + 15) / 16 * 16; }
 
+// The kernel of a time loop's per-step product onto `columns` units (`work`
+// multiply-adds a step): the full tile for a batch of rows; for batch 1 a single-row
+// kernel as wide as the units each of the step's threads takes, so that a thread's
+// step is as few calls as it can be while two or more threads still get a block each
+// (mnist's 256 units in one 16-vector block would leave the second thread idle).
+template <class T>
+MicroKernel<T> step_kernel(Isa isa, int64_t batch, int64_t columns, int64_t work, int n_threads) {
+    if (batch > 1) return select_microkernel<T>(isa);
+    return select_row_microkernel<T>(isa, ceil_div(columns, threads_for(n_threads, columns, work)));
+}
+
 // Output tiles of the per-step GEMM: batch row panels x blocks of hidden
 // units. A block owns every gate of its units, so the cell math on a tile
 // needs nothing from other tiles and runs while the tile is in cache.
@@ -395,13 +406,25 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
     const bool training = a.cache.gates != nullptr;
     const T leak_rate = T(s.leak_rate);
     // The per-step product over hidden units: batch 1 skips a full tile's mr - 1 zero rows.
-    const MicroKernel<T> kernel = select_microkernel_for<T>(run.isa, B, H);
+    MicroKernel<T> kernel = step_kernel<T>(run.isa, B, H, B * GH * H, n_threads);
+    // Batch 1 on one thread whose gates all fit one single-row kernel takes them in one
+    // call, side by side without padding each gate to the kernel's width: stock's four
+    // gates of 50 units are 13 vectors, not four calls of 4. Its packed W_hh (41.6 KB,
+    // not 51) then stays in L1 from step to step, and the call has 13 FMA chains, not 4.
+    const bool gates_in_one_tile = kernel.mr == 1 && G > 1 && kernel.nr >= H &&
+                                   select_row_microkernel<T>(run.isa, GH).nr >= GH;
+    if (gates_in_one_tile) kernel = select_row_microkernel<T>(run.isa, GH);
     const CellKernels<T> cell = cell_kernels<T>(s.cell, s.activation, run.isa);
     RecurrentTiling tiling(B, H, kernel.mr, kernel.nr);
     const int64_t mr = tiling.mr, nr = tiling.nr;
 
     const StepInputs<T> inputs(s, a, tiling, kernel, run);
-    const AlignedBuffer<T> weight = pack_gate_panels(a.weight_hh, H, G, tiling, n_threads);
+    const AlignedBuffer<T> weight = [&] {
+        if (!gates_in_one_tile) return pack_gate_panels(a.weight_hh, H, G, tiling, n_threads);
+        AlignedBuffer<T> packed(H * nr);  // one panel: W_hh^T, its G*H columns in order
+        pack_panels(MatrixView<T>{a.weight_hh, H, 1}, H, GH, nr, packed.data());
+        return packed;
+    }();
 
     // The state before each step, double-buffered in inference: a step reads one half
     // and writes the other. Training keeps it in the cache, where backward needs it: a
@@ -463,10 +486,12 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
             }
         }
         // The tile's rows of h_{t-1} are read where the last step wrote them.
-        for (int64_t g = 0; g < G; ++g) {
+        const MatrixView<T> h_rows{h_prev + b0 * H, H, 1};
+        if (gates_in_one_tile) kernel.tile(H, h_rows, weight.data(), tile, nr, rows, nr, false);
+        for (int64_t g = 0; !gates_in_one_tile && g < G; ++g) {
             const int64_t weights = tiling.block(task) * G + g;
-            kernel.tile(H, MatrixView<T>{h_prev + b0 * H, H, 1}, weight.data() + weights * H * nr,
-                        tile + g * mr * nr, nr, rows, kernel.scratch_columns(cols), false);
+            kernel.tile(H, h_rows, weight.data() + weights * H * nr, tile + g * mr * nr, nr, rows,
+                        kernel.scratch_columns(cols), false);
         }
         for (int64_t r = 0; r < rows; ++r) {
             const int64_t b = b0 + r, state = b * H + j0, tb = t * B + b;
@@ -478,7 +503,7 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
             } else {
                 CellForwardRow<T> row;
                 row.recurrent = tile + r * nr;
-                row.recurrent_stride = mr * nr;
+                row.recurrent_stride = gates_in_one_tile ? H : mr * nr;
                 row.projection = input.data + r * input.row_stride;
                 row.projection_stride = input.gate_stride;
                 row.bias_hn = gru ? a.bias_hh + 2 * H + j0 : nullptr;
@@ -507,7 +532,7 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
     const bool lstm = s.cell == Cell::lstm, gru = s.cell == Cell::gru;
     const T leak_rate = T(s.leak_rate);
     // The per-step product over hidden units: batch 1 skips a full tile's mr - 1 zero rows.
-    const MicroKernel<T> kernel = select_microkernel_for<T>(run.isa, B, H);
+    const MicroKernel<T> kernel = step_kernel<T>(run.isa, B, H, B * GH * H, n_threads);
     const CellKernels<T> cell = cell_kernels<T>(s.cell, s.activation, run.isa);
     RecurrentTiling tiling(B, H, kernel.mr, kernel.nr);
     const int64_t mr = tiling.mr, nr = tiling.nr;

@@ -276,8 +276,10 @@ def sub_case(case, rows):
 @pytest.mark.parametrize("cell, activation", CELL_ACTS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("reverse", [False, True])
-# hidden: each width of single-row kernel; 300 inputs: two depth blocks of the input product
-@pytest.mark.parametrize("hidden, inputs", [(7, 7), (37, 7), (150, 7), (37, 300)])
+# hidden: batch 1 takes 7 and 37 units' gates in one single-row kernel (float32, AVX-512),
+# 150 a kernel per gate, and 260 (lstm, gru) splits each step's units between two threads;
+# 300 inputs: two depth blocks of the input product
+@pytest.mark.parametrize("hidden, inputs", [(7, 7), (37, 7), (150, 7), (260, 7), (37, 300)])
 def test_row_independent_of_batch(cell, activation, dtype, reverse, hidden, inputs):
     # Batches of a full tile's rows or more add x_t W_ih^T inside each step's tile, smaller
     # ones project all steps before the loop: a row must get the same bits either way.
@@ -292,10 +294,15 @@ def test_row_independent_of_batch(cell, activation, dtype, reverse, hidden, inpu
         if cell == "lstm":
             assert np.array_equal(result.c_n, full.c_n[rows]), what
 
-    for b in range(B):  # each row alone, batch of one
+    for b in range(B):  # each row alone, batch of one, on one thread or two
         rows = np.array([b])
         single, _ = run(
-            cell, activation, sub_case(case, rows), reverse=reverse, n_threads=1, backward=False
+            cell,
+            activation,
+            sub_case(case, rows),
+            reverse=reverse,
+            n_threads=1 + b % 2,
+            backward=False,
         )
         check(rows, single, f"row {b} alone")
     for n_rows in (3, 5, 12):  # a tile's rows padded; a last panel of a kernel's half rows

@@ -37,10 +37,10 @@ struct Avx2F64 {
 MicroKernel<float> microkernel_avx2_f32() { return detail::full_microkernel<Avx2F32, 6>("avx2"); }
 MicroKernel<double> microkernel_avx2_f64() { return detail::full_microkernel<Avx2F64, 6>("avx2"); }
 MicroKernel<float> microkernel_avx2_row_f32(int64_t columns) {
-    return detail::row_microkernel<Avx2F32>(columns, "avx2");
+    return detail::row_microkernel<Avx2F32, 8>(columns, "avx2");
 }
 MicroKernel<double> microkernel_avx2_row_f64(int64_t columns) {
-    return detail::row_microkernel<Avx2F64>(columns, "avx2");
+    return detail::row_microkernel<Avx2F64, 8>(columns, "avx2");
 }
 
 }  // namespace rnnkit

@@ -42,10 +42,10 @@ MicroKernel<double> microkernel_avx512_f64() {
     return detail::full_microkernel<Avx512F64, 8>("avx512");
 }
 MicroKernel<float> microkernel_avx512_row_f32(int64_t columns) {
-    return detail::row_microkernel<Avx512F32>(columns, "avx512");
+    return detail::row_microkernel<Avx512F32, 16>(columns, "avx512");
 }
 MicroKernel<double> microkernel_avx512_row_f64(int64_t columns) {
-    return detail::row_microkernel<Avx512F64>(columns, "avx512");
+    return detail::row_microkernel<Avx512F64, 16>(columns, "avx512");
 }
 
 }  // namespace rnnkit
