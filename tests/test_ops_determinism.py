@@ -138,6 +138,18 @@ def test_thread_count_does_not_change_bits(
     assert_bitwise((fwd, None), (results[0][0], None), "training=False")
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gates_side_by_side_or_per_gate_give_the_same_bits(cell, dtype):
+    """A step's tile holds a row's gates side by side (columns g * H + j) where that saves
+    padding and loses no thread, else a tile per gate and block of units. 8 rows (one row
+    panel) of 37 units with 300 inputs: one thread takes them side by side, two a tile per
+    gate each (they would have only one row panel to share); the bits must agree."""
+    case = make_case(cell, dtype, 8, 4, 300, 37, seed=12)
+    one, two = (run(cell, "tanh", case, reverse=False, n_threads=n) for n in (1, 2))
+    assert_bitwise(one, two, "side by side (1 thread) against per gate (2 threads)")
+
+
 @pytest.mark.parametrize("cell, activation, leak_rate", CELL_ACT_LEAKS)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_default_thread_count_and_sanity(cell, activation, leak_rate, dtype):
