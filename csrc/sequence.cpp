@@ -205,10 +205,11 @@ class GateTiles {
               bool side_by_side)
         : kernel_(kernel), tiling_(tiling), gates_(gates), side_by_side_(side_by_side) {}
 
-    // Side by side when that saves at least an eighth of the columns and loses no
-    // thread: batch 1 on one thread whose gates fit one single-row kernel (stock's 4 x
-    // 50 units in one 13-vector call, its packed W_hh in L1), or a batch of rows with
-    // as many row panels as the step's threads.
+    // Side by side: for batch 1 on one thread, whenever its gates fit one single-row
+    // kernel (stock's 4 x 50 units in one 13-vector call, its packed W_hh in L1); for a
+    // batch of rows, when that saves at least an eighth of the columns and the row
+    // panels alone still give each of the step's threads (`threads_by_blocks`, as many
+    // as the per-gate layout's tasks would get) a task.
     static bool side_by_side(const MicroKernel<T>& kernel, int64_t batch, int64_t hidden,
                              int64_t gates, int threads_by_blocks, Isa isa) {
         const int64_t gh = gates * hidden, nr = kernel.nr;
@@ -234,9 +235,9 @@ class GateTiles {
         return packed;
     }
 
-    // A row of per-unit values value(n), n = g * H + j, laid out as a tile row of
-    // `block`'s: per gate, gate g's nr values at (block * G + g) * nr; side by side, in
-    // order. Zero in the padding.
+    // Per-unit values value(n), n = g * H + j, laid out as the tiles' rows need them:
+    // per gate, the nr values of gate g in hidden block jb at (jb * G + g) * nr; side
+    // by side, in order, one row for all. Zero in the padding.
     template <class Value>
     AlignedBuffer<T> pack_row(Value value) const {
         const int64_t H = tiling_.hidden, nr = kernel_.nr;
@@ -256,7 +257,7 @@ class GateTiles {
         return row;
     }
 
-    // OUT tile's `rows` rows = IN row (from pack_row) for `task`'s block.
+    // OUT the `rows` rows of `task`'s tile = IN row (from pack_row), e.g. the bias.
     void fill(const T* row, int64_t task, T* tile, int64_t rows) const {
         const int64_t width = row_stride();
         if (side_by_side_) {
@@ -496,6 +497,7 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
     const T leak_rate = T(s.leak_rate);
     // The per-step product over hidden units: batch 1 skips a full tile's mr - 1 zero rows.
     MicroKernel<T> kernel = step_kernel<T>(run.isa, B, H, B * GH * H, n_threads);
+    // The threads that a tile per gate and block of units would give the loop.
     const int threads_by_blocks = threads_for(
         n_threads, ceil_div(B, kernel.mr) * ceil_div(H, kernel.nr), B * GH * (H + s.input));
     const bool side_by_side =
