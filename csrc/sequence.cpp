@@ -220,7 +220,6 @@ class GateTiles {
         return saves && ceil_div(batch, kernel.mr) >= threads_by_blocks;
     }
 
-    bool side_by_side() const { return side_by_side_; }
     int64_t row_stride() const { return side_by_side_ ? panels() * kernel_.nr : kernel_.nr; }
     int64_t gate_stride() const { return side_by_side_ ? tiling_.hidden : tiling_.mr * kernel_.nr; }
     int64_t size() const {
