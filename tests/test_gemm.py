@@ -42,6 +42,24 @@ def test_gemm_awkward_shapes(dtype):
             assert error <= tol, (m, n, k, error)
 
 
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gemm_deep_product_same_bits_for_any_thread_count(isa, dtype):
+    # A weight gradient's shape: a transposed A (d_gates^T) packed for all threads at
+    # once, over depth blocks that alternate between two packed buffers, with a
+    # partial last row panel and a partial last depth block.
+    rng = np.random.default_rng(2)
+    m, n, k = 37, 300, 1000
+    a = rng.standard_normal((k, m)).astype(dtype).T
+    b = rng.standard_normal((k, n)).astype(dtype)
+    results = [_core.gemm(a, b, isa, threads) for threads in (1, 2, 3)]
+    for got in results[1:]:
+        np.testing.assert_array_equal(got, results[0])
+    want = a.astype(np.float64) @ b
+    tol = 1e-12 if dtype == np.float64 else 2e-5
+    assert np.max(np.abs(results[0] - want)) / np.max(np.abs(want)) <= tol
+
+
 def test_gemm_rejects_bad_operands():
     a = np.ones((3, 4), np.float32)
     with pytest.raises(ValueError, match="inner dimensions"):
