@@ -639,10 +639,11 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
 
     // The next step's product reads each step's d_gates (as seen by W_hh) where the
     // cell wrote them: rnn's and lstm's are the rows of d_gates_ih. gru's n gate sees
-    // r * d_n (d_hn) instead, so its rows are gathered into packed A panels.
+    // r * d_n (d_hn) instead, so its rows are gathered into packed A panels. A last,
+    // partly filled panel's padding rows are never written: the kernels read only a
+    // tile's rows.
     const int64_t panel_size = mr * GH, panels_size = gru ? tiling.row_panels * panel_size : 0;
     AlignedBuffer<T> d_gates_packed(2 * panels_size);
-    std::fill(d_gates_packed.data(), d_gates_packed.data() + d_gates_packed.size(), T(0));
 
     const int64_t tile_size = pad_to_line(mr * nr);
     const int64_t per_thread = tile_size + 2 * pad_to_line(nr);
