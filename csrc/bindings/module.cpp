@@ -12,7 +12,7 @@
 #include "dropout/dropout.hpp"
 #include "gemm/gemm.hpp"
 #include "optim/update.hpp"
-#include "sequence.hpp"
+#include "sequence/sequence.hpp"
 
 namespace py = pybind11;
 using rnnkit::Activation;

@@ -1,6 +1,6 @@
 // Element-wise ("post-GEMM") math of one cell for one batch row and a run of
 // hidden units [j0, j0 + n), forward and backward. The time loop
-// (sequence.cpp) calls these on each output tile while it is in cache.
+// (sequence/forward.cpp, backward.cpp) calls these on each output tile while it is in cache.
 //
 // The loops over hidden units are for_each_unit's (cells/lanes.hpp), `omp simd`:
 // the arrays of one row never overlap, and GCC would otherwise give up on
