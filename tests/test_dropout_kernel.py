@@ -55,6 +55,13 @@ def test_drops_a_fraction_rate_of_independent_elements(rate):
     assert abs(np.mean((other == 0) & dropped) - rate**2) < 5 * np.sqrt(rate**2 / n)
 
 
+def test_ops_dropout_keeps_a_scalar_a_scalar():
+    out, mask = ops.dropout(np.float64(3.0), 0.5, seed=SEED)
+    assert out.shape == mask.shape == ()
+    want_out, want_mask = reference_dropout(np.array([3.0]), 0.5, SEED)
+    assert out == want_out[0] and mask == want_mask[0]
+
+
 @pytest.mark.parametrize(
     "changes, error, message",
     [

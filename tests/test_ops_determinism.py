@@ -467,3 +467,19 @@ def test_gemm_bitwise_across_isa_and_threads(dtype, shape):
     assert np.array_equal(_core.gemm(b.T, a.T, ISAS[0], 2).T, expected)
     for i in {0, m // 2, m - 1}:
         assert np.array_equal(_core.gemm(a[i : i + 1], b, ISAS[0], 2), expected[i : i + 1])
+
+
+def test_default_threads_are_capped_like_explicit_ones():
+    """n_threads=None is OpenMP's default, OMP_NUM_THREADS: above the kernels' own limit
+    (4096) it is capped like an explicit count, not refused as an argument never passed."""
+    script = (
+        "import numpy as np; from rnnkit import ops; "
+        "x = np.ones((2, 3, 1)); w = np.full((4, 1), 0.1); u = np.full((4, 4), 0.1); "
+        "b = np.zeros(4); print(ops.forward('rnn', x, w, u, b, b).h_n.sum(), "
+        "ops.kernel_info()['threads'])"
+    )
+    env = dict(os.environ, OMP_NUM_THREADS="5000")
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    total, threads = done.stdout.split()
+    assert float(total) > 0 and int(threads) <= max(256, os.cpu_count() or 1)

@@ -276,6 +276,14 @@ def test_lengths_out_of_range(cell, bad, dtype):
         call_forward(cell, args, lengths=lengths)
 
 
+def test_lengths_empty():
+    # np.asarray([]) is float64: the error is the missing lengths, not their dtype.
+    with pytest.raises(
+        ValueError, match=rf"^lengths: expected one length per sequence, shape \({B},\)"
+    ):
+        call_forward("rnn", make_args("rnn"), lengths=[])
+
+
 def test_lengths_unsigned_out_of_range():
     args = make_args("rnn")
     with pytest.raises(ValueError, match="lengths"):

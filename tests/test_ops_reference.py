@@ -82,6 +82,22 @@ def test_matches_reference(cell, activation, leak_rate, shape, dtype, options):
             assert_close(name, want[name], getattr(got, name), tol)
 
 
+@pytest.mark.parametrize("cell,activation,leak_rate", CELL_ACTIVATION_LEAKS)
+def test_nan_propagates_like_torch(cell, activation, leak_rate):
+    # A NaN input makes its row's state NaN from that step on, whatever the activation
+    # (torch.relu(nan) is nan: a relu written x > 0 ? x : 0 gave 0), and only its row.
+    # relu' at a NaN output is 1, as in torch's threshold_backward: the gradient flows on
+    # and reaches the weights, whose gradients pair it with the NaN states.
+    problem = make_problem(cell, 2, 4, 3, 5)
+    problem["x"][0, 1, 0] = np.nan
+    grads = make_output_grads(cell, 2, 4, 5)
+    res, got = kernel_run(cell, problem, grads, activation=activation, leak_rate=leak_rate)
+    assert np.isnan(res.output[0, 1:]).all() and np.isfinite(res.output[0, :1]).all()
+    assert np.isfinite(res.output[1]).all()
+    assert np.isnan(got.d_weight_hh).any()
+    assert np.isfinite(got.d_x[1]).all()
+
+
 def test_padded_steps_are_zero_and_ignore_d_output():
     cell, shape = "lstm", (4, 6, 3, 5)
     problem = make_problem(cell, *shape)

@@ -111,7 +111,7 @@ inline T activate(T x) {
     if constexpr (A == Activation::tanh) {
         return tanh(x);
     } else if constexpr (A == Activation::relu) {
-        return x > T(0) ? x : T(0);
+        return x < T(0) ? T(0) : x;  // NaN passes through, as in torch.relu
     } else {
         return x;
     }
@@ -124,7 +124,7 @@ inline T activate_grad(T y) {
     if constexpr (A == Activation::tanh) {
         return T(1) - y * y;
     } else if constexpr (A == Activation::relu) {
-        return y > T(0) ? T(1) : T(0);
+        return y <= T(0) ? T(0) : T(1);  // a NaN output passes its gradient on, as in torch
     } else {
         return T(1);
     }

@@ -256,7 +256,9 @@ def backward(
     cache : ``result.cache`` of that call (each cache serves one backward call)
     d_output : array (B, T, H), gradient w.r.t. ``output`` (ignored at padded steps), or
         None for zeros: only ``h_n`` (and ``c_n``) reach the loss, as in a many-to-one
-        model, and no (B, T, H) array of zeros need be made
+        model, and no (B, T, H) array of zeros need be made. A forward with
+        ``return_sequences=False`` returned no output but still computed every h_t:
+        a d_output is then the gradient w.r.t. those states, as if it had returned them
     d_h_n, d_c_n : arrays (B, H) or None for zeros; d_c_n only for lstm
     bptt_steps : truncated BPTT window k, or None for full BPTT. Time is cut into
         windows [0, k), [k, 2k), ... of absolute step index and no gradient crosses a
@@ -383,9 +385,10 @@ def dropout(x, rate, *, seed, n_threads=None):
         raise ValueError(f"rate: expected a real number in [0, 1), got {rate!r}")
     if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or not 0 <= seed < 2**64:
         raise ValueError(f"seed: expected an integer in [0, 2**64), got {seed!r}")
-    return _core.dropout(
+    y, mask = _core.dropout(
         np.ascontiguousarray(array), float(rate), int(seed), _as_threads(n_threads)
     )
+    return y.reshape(array.shape), mask.reshape(array.shape)  # ascontiguousarray made 0-d 1-d
 
 
 def _optimizer_update(kind, params, grad, first, second, *, n_threads=None, **rule):
@@ -401,7 +404,7 @@ def kernel_info():
     """What the kernels run with on this machine: ``{"isa": the widest instruction set
     of the GEMM and cell math ("avx512", "avx2" or "generic"), "threads": the threads
     OpenMP sees (n_threads=None)}``."""
-    return {"isa": _core.best_isa(), "threads": _core.max_threads()}
+    return {"isa": _core.best_isa(), "threads": _as_threads(None)}
 
 
 def _as_matrix(value, name):
@@ -462,6 +465,8 @@ def _as_lengths(lengths, batch, steps):
     if lengths is None:
         return None
     array = np.asarray(lengths)
+    if array.size == 0 and batch > 0:  # np.asarray([]) is float64: say what is missing
+        raise ValueError(f"lengths: expected one length per sequence, shape ({batch},), got none")
     if array.dtype.kind not in "iu":
         raise TypeError(f"lengths: expected an integer array, got dtype {array.dtype}")
     if array.shape != (batch,):
@@ -511,6 +516,6 @@ _MAX_THREADS = max(256, os.cpu_count() or 1)
 
 def _as_threads(n_threads):
     """Threads for a kernel call, at most _MAX_THREADS (kernels also cap at their task count)."""
-    if n_threads is None:
-        return _core.max_threads()
+    if n_threads is None:  # OpenMP's default (OMP_NUM_THREADS), capped like any other
+        return min(_core.max_threads(), _MAX_THREADS)
     return min(_as_positive_int(n_threads, "n_threads"), _MAX_THREADS)
