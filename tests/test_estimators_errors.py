@@ -6,7 +6,8 @@ what is wrong and where, before any work is done: the tests make building or run
 network fail, so an error raised after training started shows up as an AssertionError. A
 model the user fitted is never lost because of an error. A loss that becomes non-finite
 stops training with a FloatingPointError and keeps the weights of the last finished epoch;
-Ctrl-C keeps them too, warns, and returns the estimator.
+Ctrl-C keeps them too, warns, and returns the estimator. A call that fails before one of
+its epochs finishes leaves the estimator as it was before the call.
 
 "Identical" means bitwise: the same random_state gives the same model bit for bit, so an
 interrupted or failed run is compared with a clean run of the epochs that finished.
@@ -37,6 +38,7 @@ XR = [_rng.normal(size=(t, F)) for t in LENGTHS]
 Y = _rng.normal(size=N)
 Y_STEPS = _rng.normal(size=(N, T))
 YR_STEPS = [_rng.normal(size=t) for t in LENGTHS]
+NAN = float("nan")
 
 
 def tiny(cls, **params):
@@ -304,8 +306,7 @@ def test_ragged_sequences_with_different_feature_counts(cls, forbid_training):
         (np.zeros((4, T, 0)), r"X: every dimension must be at least 1, got shape \(4, 5, 0\)"),
         (np.zeros((0, T)), r"Found array with 0 sample\(s\) \(shape=\(0, 5\)\)"),
         (np.zeros((4, 0)), r"Found array with 0 feature\(s\) \(shape=\(4, 0\)\)"),
-        # scikit-learn's own message for an empty list (LinearRegression says the same)
-        ([], r"Expected 2D array, got 1D array instead:\s+array=\[\]"),
+        ([], r"^X: expected at least one sequence, got an empty list$"),
     ],
     ids=["3d-0-samples", "3d-0-steps", "3d-0-features", "2d-0-samples", "2d-0-columns", "[]"],
 )
@@ -316,6 +317,42 @@ def test_empty_X(cls, X, message, forbid_training):
         tiny(cls).fit(X, np.zeros(len(X)))
     with pytest.raises(ValueError, match=message):
         est.predict(X)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_ragged_dataframes_are_checked_by_column_names(cls, forbid_training):
+    pd = pytest.importorskip("pandas", reason="pandas is needed for DataFrame input")
+    X = [pd.DataFrame(a, columns=["a", "b", "c"]) for a in XR]
+    y = make_data(cls, "ragged")[1]
+    est = tiny(cls).fit(X, y)
+    assert list(est.feature_names_in_) == ["a", "b", "c"]
+    before = snapshot(est)
+    forbid_training()
+    reordered = [frame[["c", "b", "a"]] for frame in X]
+    with pytest.raises(ValueError, match="Feature names must be in the same order"):
+        est.predict(reordered)
+    with pytest.raises(ValueError, match=r"^X\[1\]: every sequence needs the same columns"):
+        est.predict([X[0], reordered[1]])
+    with pytest.raises(ValueError, match=r"^X\[1\]: every sequence needs the same columns"):
+        tiny(cls).fit([X[0], reordered[1], X[2]], y[:3])
+    assert_unchanged(est, before)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_an_object_array_of_sequences_is_a_ragged_list(cls):
+    X, y = make_data(cls, "ragged")
+    held = np.empty(len(X), dtype=object)
+    held[:] = X
+    from_list, from_array = tiny(cls).fit(X, y), tiny(cls).fit(held, y)
+    assert_params_identical(from_array.params_, from_list.params_)
+    assert np.array_equal(from_array.predict(held), from_list.predict(X))
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_predict_with_n_jobs_true(cls):
+    est = tiny(cls).fit(*make_data(cls, "3d"))
+    with pytest.raises(ValueError, match=r"^n_jobs: expected a positive number .*got True$"):
+        est.set_params(n_jobs=True).predict(X3)
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS)
@@ -513,6 +550,34 @@ def test_partial_fit_classes_changed(forbid_training):
         est.partial_fit(X3, np.arange(N) % 2, classes=[0, 1, 2])
 
 
+@pytest.mark.parametrize(
+    "classes, message",
+    [
+        ([0, 1, NAN], r"^classes: contains NaN$"),
+        ([0, 1, 2.5], r"^classes: Unknown label type: continuous"),
+        (
+            [[0, 1], [2, 3]],
+            r"^classes: expected a non-empty 1-D array of labels, got shape \(2, 2\)",
+        ),
+        ([], r"^classes: expected a non-empty 1-D array of labels, got shape \(0,\)"),
+        (3, r"^classes: expected a non-empty 1-D array of labels, got shape \(\)"),
+        ([0, 1, None], r"^classes: labels must be of one sortable type"),
+    ],
+    ids=["nan", "continuous", "2d", "empty", "scalar", "none"],
+)
+def test_first_partial_fit_bad_classes(classes, message, forbid_training):
+    forbid_training()
+    with pytest.raises(ValueError, match=message):
+        tiny(RNNClassifier).partial_fit(X3, np.arange(N) % 2, classes=classes)
+
+
+def test_labels_of_mixed_types(forbid_training):
+    forbid_training()
+    labels = np.array(["a", None] * (N // 2), dtype=object)
+    with pytest.raises(ValueError, match=r"^y: labels must be of one sortable type"):
+        tiny(RNNClassifier).fit(X3, labels)
+
+
 def test_continuous_labels(forbid_training):
     forbid_training()
     with pytest.raises(ValueError, match="^Unknown label type: continuous"):
@@ -538,7 +603,6 @@ def test_single_class_per_step(forbid_training):
 # Parameters
 # --------------------------------------------------------------------------------------------
 
-NAN = float("nan")
 # (parameter, bad value, exception type, pattern); "IPE" stands for sklearn's
 # InvalidParameterError message "The 'name' parameter of Estimator must be ...".
 BAD_PARAMS = [
@@ -583,15 +647,22 @@ BAD_PARAMS = [
     ("warm_start", "no", InvalidParameterError, "IPE"),
     ("random_state", "x", InvalidParameterError, "IPE"),
     ("n_jobs", 0, ValueError, r"^n_jobs: expected a positive number of threads, -1 or None"),
+    # scikit-learn's validation takes True for an integer
+    ("n_jobs", True, ValueError, r"^n_jobs: expected a positive number of threads, .*got True$"),
     ("n_jobs", 1.5, InvalidParameterError, "IPE"),
     ("verbose", -1, InvalidParameterError, "IPE"),
     ("dtype", "float16", InvalidParameterError, "IPE"),
     ("dtype", np.float32, InvalidParameterError, "IPE"),
 ]
 REGRESSOR_ONLY = [("loss", "bad", InvalidParameterError, "IPE")]
+BAD_CLASS_WEIGHT = r"^class_weight: expected finite, non-negative weights, not all zero"
 CLASSIFIER_ONLY = [
     ("class_weight", "bad", InvalidParameterError, "IPE"),
     ("class_weight", [1.0, 2.0], InvalidParameterError, "IPE"),
+    ("class_weight", {0: -1.0, 1: 1.0}, ValueError, BAD_CLASS_WEIGHT),
+    ("class_weight", {0: NAN, 1: 1.0}, ValueError, BAD_CLASS_WEIGHT),
+    ("class_weight", {0: np.inf, 1: 1.0}, ValueError, BAD_CLASS_WEIGHT),
+    ("class_weight", {0: 0.0, 1: 0.0}, ValueError, BAD_CLASS_WEIGHT),
 ]
 PARAM_CASES = [
     pytest.param(cls, *case, id=f"{cls.__name__}-{case[0]}={case[1]!r}")
@@ -647,8 +718,9 @@ def test_class_weight_with_an_unknown_label(forbid_training):
         (-np.ones(N), r"^Negative values in data passed to `sample_weight`"),
         (np.zeros(N), r"^Sample weights must contain at least one non-zero number"),
         (np.ones((N, 2)), r"^Sample weights must be 1D array or scalar, got 2D array"),
+        (np.full(N, 1e308), r"^sample_weight: the weights' sum overflows float64"),
     ],
-    ids=["length", "negative", "all-zero", "2d"],
+    ids=["length", "negative", "all-zero", "2d", "overflow"],
 )
 def test_bad_sample_weight(cls, weights, message, forbid_training):
     X, y = make_data(cls, "3d")
@@ -852,13 +924,58 @@ def test_diverging_training_keeps_the_last_finished_epoch():
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # on purpose
 def test_overflowing_last_update_of_an_epoch_is_not_kept():
     # One batch an epoch: epoch 1's only update overflows the float32 weights to inf
-    # with a finite loss and gradient. Epoch 2 then fails, and "the weights of the last
-    # finished epoch" it restores are those inf weights.
+    # with a finite loss and gradient. No epoch finished, so there is no model to keep.
     params = dict(cell="rnn", activation="linear", optimizer="sgd", learning_rate=1e38)
     est = tiny(RNNRegressor, batch_size=N, **params)
     with pytest.raises(FloatingPointError, match="non-finite"):
         est.fit(X3, Y)
-    assert all_finite(est.params_)
+    with pytest.raises(NotFittedError):
+        est.predict(X3)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # on purpose
+def test_a_refit_that_diverges_in_its_first_epoch_keeps_the_fitted_model():
+    X, y = make_data(RNNRegressor, "3d")
+    est = tiny(RNNRegressor).fit(X, y)
+    before, predicted = snapshot(est), est.predict(X)
+    with pytest.raises(FloatingPointError, match="non-finite"):
+        est.set_params(optimizer="sgd", learning_rate=1e30).fit(X[:, :, :2], y * 1e10)
+    assert_unchanged(est, before)
+    assert np.array_equal(est.predict(X), predicted)
+
+
+@pytest.mark.parametrize("warm_start", [False, True])
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_a_nan_loss_in_the_first_epoch_of_a_call_leaves_no_trace(cls, warm_start, monkeypatch):
+    # The fitted attributes are put back, and so are the optimizer's moments and the
+    # random state, which training changes in place: the next fit is the one that
+    # would have run without the failed call.
+    X, y = make_data(cls, "3d")
+    params = dict(warm_start=warm_start, dropout=0.3, batch_size=4)
+    reference = tiny(cls, **params).fit(X, y).fit(X, y)
+    est = tiny(cls, **params).fit(X, y)
+    before = snapshot(est)
+    with monkeypatch.context() as patch:
+        nan_loss_at_call(patch, "regression" if cls is RNNRegressor else "cross_entropy", 2)
+        with pytest.raises(FloatingPointError, match="non-finite"):
+            est.fit(X, y)
+    assert_unchanged(est, before)
+    est.fit(X, y)
+    assert_params_identical(est.params_, reference.params_)
+    assert est.loss_curve_ == reference.loss_curve_
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_a_network_too_large_to_allocate_keeps_the_fitted_model(cls):
+    X, y = make_data(cls, "3d")
+    est = tiny(cls).fit(X, y)
+    before, predicted = snapshot(est), est.predict(X)
+    with pytest.raises(MemoryError):
+        est.set_params(hidden_sizes=(10**6,)).fit(X[:, :, :2], y)
+    est.set_params(hidden_sizes=(4,))
+    assert_unchanged(est, before)
+    assert np.array_equal(est.predict(X), predicted)
+    est.partial_fit(X, y)  # still the model it was
 
 
 # --------------------------------------------------------------------------------------------

@@ -126,6 +126,12 @@ def test_grid_search_with_a_time_series_split():
         ((SERIES,), dict(lookback=0), "lookback"),
         ((SERIES,), dict(strategy="both"), "strategy"),
         ((SERIES,), dict(cell="cnn"), "cell"),
+        ((np.array([]),), dict(lookback=5),
+         r"^series: expected at least one step, got shape \(0,\)"),
+        (([SERIES[:50], np.zeros((0, 1))],), dict(lookback=5),
+         r"^series\[1\]: expected at least one step"),
+        ((SERIES[:60],), dict(lookback=5, early_stopping=True, validation_fraction=0.001),
+         r"^validation_fraction: 0.001 of 55 windows leaves no window for training or for"),
     ],
 )  # fmt: skip
 def test_fit_errors(fit_args, params, match):
@@ -161,6 +167,15 @@ def test_warm_start_keeps_the_scaling_and_checks_the_outputs():
     assert model.scaler_ is scaler
     with pytest.raises(ValueError, match="warm_start: the fitted network outputs 1 values"):
         model.set_params(strategy="direct", horizon=3).fit(SERIES[:150])
+
+
+def test_a_failed_warm_fit_keeps_the_fitted_model_and_its_settings():
+    model = RNNForecaster(lookback=10, warm_start=True, **SMALL).fit(SERIES[:150])
+    settings, forecast = model.regressor_.get_params(), model.predict(5)
+    with pytest.raises(ValueError, match="The network changed since the last fit"):
+        model.set_params(hidden_sizes=(8,)).fit(SERIES[:150])
+    assert model.regressor_.get_params() == settings
+    assert np.array_equal(model.predict(5), forecast)
 
 
 def test_forecast_shape_follows_the_series_it_continues(recursive):

@@ -6,9 +6,13 @@ gradient descent with the stopping rules of scikit-learn's MLP, per-epoch histor
 optional validation, sklearn callbacks where scikit-learn has them, and two guarantees:
 
 - a non-finite loss or gradient stops training with a ``FloatingPointError`` (a
-  ``ValueError`` would be mistaken for bad input) and keeps the last good weights;
+  ``ValueError`` would be mistaken for bad input) and keeps the weights of the call's
+  last finished epoch;
 - Ctrl-C (``KeyboardInterrupt``) keeps the weights of the last finished epoch, warns, and
-  returns the fitted estimator, as scikit-learn's MLP does.
+  returns the fitted estimator, as scikit-learn's MLP does;
+- a call that fails before one of its epochs finishes, whatever the error, puts the
+  estimator back as it was: a first fit leaves it unfitted, a later one keeps the model
+  fitted before (Ctrl-C then warns and returns it).
 
 All parameters live in one flat vector; ``params_`` holds views into it, so the optimizer
 updates everything in a few vector operations.
@@ -16,6 +20,7 @@ updates everything in a few vector operations.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import time
 import warnings
@@ -155,27 +160,40 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
 
     def _fit(self, X, y, sample_weight, validation_data, *, incremental, classes=None):
         first_pass = not hasattr(self, "params_") or not (self.warm_start or incremental)
+        # What a call that ends before one of its epochs finishes puts back: the fitted
+        # attributes, and copies of what training changes in place (the optimizer's
+        # moments, the random state).
         fitted_state = dict(vars(self))
+        changed_in_place = copy.deepcopy(
+            {k: fitted_state[k] for k in ("_optimizer_state", "_random_state") if k in fitted_state}
+        )
+        epochs_before = None
         try:
             train, val = self._validate_fit_data(
                 X, y, sample_weight, validation_data, first_pass, incremental, classes
             )
-        except BaseException:
-            # Validation records n_features_in_, classes_, ...: a failed call must not
-            # leave them describing data the fitted weights never saw.
-            self._restore(fitted_state)
-            raise
-        dtype = np.dtype(self.dtype)
-        spec = self._spec()
-        if first_pass:
-            self._init_state(spec, dtype)
-        flat = self._flat_params(dtype)
-        epochs = 1 if incremental else self.max_epochs
-        try:
+            dtype = np.dtype(self.dtype)
+            if first_pass:
+                self._init_state(self._spec(), dtype)
+            flat = self._flat_params(dtype)
+            epochs_before = self.n_iter_
+            epochs = 1 if incremental else self.max_epochs
             self._train(flat, train, val, epochs, stop_early=not incremental, X=X, y=y,
                         sample_weight=sample_weight)  # fmt: skip
-        except KeyboardInterrupt:  # re-raised only when no epoch finished: nothing to keep
-            self._restore(fitted_state)
+        except BaseException as error:
+            if epochs_before is not None and self.n_iter_ > epochs_before:
+                raise  # _train kept the weights of this call's last finished epoch
+            # Bad input, a network too large to allocate, a loss that turned non-finite
+            # or Ctrl-C in the call's first epoch: the estimator is what it was before.
+            self._restore({**fitted_state, **changed_in_place})
+            if isinstance(error, KeyboardInterrupt) and hasattr(self, "params_"):
+                warnings.warn(
+                    f"Training interrupted: keeping the weights of epoch {self.n_iter_}, the "
+                    "last finished one.",
+                    UserWarning,
+                    stacklevel=3,
+                )
+                return self
             raise
         return self
 
@@ -191,6 +209,13 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
         weights = _check_sample_weight(
             sample_weight, seqs.x[:, 0, 0], dtype=np.float64, ensure_non_negative=True
         )
+        with np.errstate(over="ignore"):
+            total = weights.sum()
+        if not np.isfinite(total):  # a batch's loss divides by its weights' sum
+            raise ValueError(
+                "sample_weight: the weights' sum overflows float64; scale them down (only "
+                "their ratios matter)"
+            )
         self._target_weights(targets)  # class_weight errors come before any training
         if not first_pass:
             self._check_same_network()
@@ -226,8 +251,7 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
             )
         self._hidden_sizes = _positive_sizes(self.hidden_sizes, "hidden_sizes", allow_empty=False)
         self._dense_sizes = _positive_sizes(self.dense_sizes, "dense_sizes", allow_empty=True)
-        if self.n_jobs == 0:
-            raise ValueError("n_jobs: expected a positive number of threads, -1 or None, got 0")
+        self._threads()  # n_jobs' errors before any training
 
     def _spec(self):
         return _network.NetworkSpec(
@@ -355,8 +379,8 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
             if stop_early:
                 stopper.restore_best(flat)
         except KeyboardInterrupt:
-            if self.n_iter_ == first_epoch and first_epoch == 0:
-                raise  # not one epoch finished: there is no model to keep
+            if self.n_iter_ == first_epoch:
+                raise  # not one epoch of this call finished: _fit puts back the estimator
             flat[...] = last_good
             warnings.warn(
                 f"Training interrupted: keeping the weights of epoch {self.n_iter_}, the last "

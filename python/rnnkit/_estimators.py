@@ -255,6 +255,13 @@ class RNNClassifier(ClassifierMixin, ClassificationTargets, BaseRNN):
             per_class = compute_class_weight(
                 self.class_weight, classes=self.classes_, y=self.classes_
             )
+            # A negative weight would maximise its class's loss; zeros everywhere leave no
+            # loss at all; NaN or inf would surface only as a non-finite loss mid-training.
+            if not (np.isfinite(per_class).all() and (per_class >= 0).all() and per_class.any()):
+                raise ValueError(
+                    "class_weight: expected finite, non-negative weights, not all zero; got "
+                    f"{self.class_weight!r}"
+                )
         return per_class[target]
 
     def _validation_score(self, output, target, weight):

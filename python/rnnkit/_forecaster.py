@@ -166,8 +166,14 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
 
         regressor = RNNRegressor(**{name: getattr(self, name) for name in _REGRESSOR_PARAMS})
         if warm:
+            previous = self.regressor_.get_params()
             regressor = self.regressor_.set_params(**regressor.get_params())
-        regressor.fit(X, y, validation_data=validation)
+        try:
+            regressor.fit(X, y, validation_data=validation)
+        except BaseException:
+            if warm:  # the fitted regressor keeps its model (fit saw to that) and settings
+                self.regressor_.set_params(**previous)
+            raise
 
         self.regressor_ = regressor
         self.scaler_ = scaler
@@ -295,7 +301,9 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
 def _stack(pairs):
     """Windows of several series as one (X, y); y is (n, ...) flattened to (n,) or (n, k)."""
     X = np.concatenate([X_part for X_part, _ in pairs])
-    y = np.concatenate([y_part.reshape(len(y_part), -1) for _, y_part in pairs])
+    # reshape(n, -1) cannot size an empty part: its width is that of a step's target
+    y = np.concatenate([y_part.reshape(len(y_part), np.prod(y_part.shape[1:], dtype=int))
+                        for _, y_part in pairs])  # fmt: skip
     return X, y[:, 0] if y.shape[1] == 1 else y
 
 
@@ -319,8 +327,13 @@ def _as_series(value, name):
                 f"{where}: expected a 1-D series (T,) or a 2-D series (T, n_features), got "
                 f"shape {array.shape}"
             )
+        if len(array) == 0:
+            raise ValueError(f"{where}: expected at least one step, got shape {array.shape}")
         array = check_array(
-            array.reshape(len(array), -1), dtype=np.float64, input_name=where, ensure_min_samples=1
+            array[:, None] if array.ndim == 1 else array,
+            dtype=np.float64,
+            input_name=where,
+            ensure_min_samples=1,
         )
         parts.append(array)
     return many, parts

@@ -63,6 +63,10 @@ def validate_sequences(estimator, X, *, reset, dtype):
     ``reset=True`` (fit) records ``n_features_in_``, feature names and the layout;
     ``reset=False`` (predict) checks ``X`` against them.
     """
+    if isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1:
+        X = list(X)  # numpy's own way of holding sequences of different lengths
+    if isinstance(X, (list, tuple)) and len(X) == 0:
+        raise ValueError("X: expected at least one sequence, got an empty list")
     items = _ragged_items(X)
     if items is not None:
         return _pack(estimator, items, reset=reset, dtype=dtype)
@@ -136,13 +140,14 @@ def _check_features(estimator, n_features, *, reset):
 
 
 def _ragged_items(X):
-    """The list's items as arrays when ``X`` is a list of sequences, else None.
+    """The list's items, as given (arrays, lists, DataFrames), when ``X`` is a list of
+    sequences, else None.
 
     A list of equal-length 1-D items is a table (scikit-learn's 2-D input), not ragged.
     """
     if not isinstance(X, (list, tuple)) or len(X) == 0:
         return None
-    items = []
+    shapes = []
     for item in X:
         if not hasattr(item, "__len__") or isinstance(item, (str, bytes)):
             return None
@@ -152,14 +157,27 @@ def _ragged_items(X):
             return None
         if array.ndim not in (1, 2) or array.dtype == object:
             return None
-        items.append(array)
-    if all(a.ndim == 1 for a in items) and len({len(a) for a in items}) == 1:
+        shapes.append(array.shape)
+    if all(len(shape) == 1 for shape in shapes) and len({shape[0] for shape in shapes}) == 1:
         return None
-    return items
+    return list(X)
+
+
+def _check_item_columns(items):
+    """DataFrames in a list of sequences must all have the same columns, in the same
+    order: their names are checked at predict time like a single DataFrame's."""
+    columns = [list(item.columns) if hasattr(item, "columns") else None for item in items]
+    for i, names in enumerate(columns):
+        if names != columns[0]:
+            raise ValueError(
+                f"X[{i}]: every sequence needs the same columns in the same order as X[0] "
+                f"({columns[0]}), got {names}"
+            )
 
 
 def _pack(estimator, items, *, reset, dtype):
     _check_not_table(estimator, reset, "a list of sequences")
+    _check_item_columns(items)
     arrays = []
     for i, item in enumerate(items):
         if len(item) == 0:
@@ -174,7 +192,7 @@ def _pack(estimator, items, *, reset, dtype):
             f"X: every sequence needs the same number of features, got {sorted(widths)}"
         )
     _check_features(estimator, widths.pop(), reset=reset)
-    _check_feature_names(estimator, arrays[0], reset=reset)
+    _check_feature_names(estimator, items[0], reset=reset)
     _set_layout(estimator, SEQUENCES, reset)
     x, lengths = pad(arrays)
     return Sequences(x, lengths, ragged=True)

@@ -39,7 +39,12 @@ class SequenceEstimator(BaseEstimator):
             )
 
     def _threads(self):
-        """Kernel threads from ``n_jobs``, joblib's way: -1 is every core, -2 all but one."""
+        """Kernel threads from ``n_jobs``, joblib's way: -1 is every core, -2 all but one.
+        scikit-learn's parameter validation takes True for an integer: refused here."""
+        if isinstance(self.n_jobs, bool) or self.n_jobs == 0:
+            raise ValueError(
+                f"n_jobs: expected a positive number of threads, -1 or None, got {self.n_jobs!r}"
+            )
         if self.n_jobs is None:
             return None
         if self.n_jobs < 0:
@@ -148,8 +153,9 @@ class ClassificationTargets:
             valid = np.ones(labels.shape, dtype=bool)
         observed = check_array(labels[valid], ensure_2d=False, dtype=None, input_name="y")
         if reset:
+            unique = _unique_labels(observed, "y")
             check_classification_targets(observed)
-            self.classes_ = np.unique(observed if classes is None else np.asarray(classes))
+            self.classes_ = unique if classes is None else _classes(classes)
             if len(self.classes_) < 2:
                 raise ValueError(
                     "y: the classifier needs samples of at least 2 classes in the data; "
@@ -169,3 +175,33 @@ class ClassificationTargets:
 
     def _n_outputs(self):
         return 1 if len(self.classes_) == 2 else len(self.classes_)
+
+
+def _unique_labels(labels, name):
+    """The sorted distinct labels; labels that cannot be sorted (None among strings, or
+    labels of mixed types) are an error naming ``name``."""
+    try:
+        return np.unique(labels)
+    except TypeError:
+        raise ValueError(
+            f"{name}: labels must be of one sortable type (all numbers or all strings), got "
+            f"{sorted({type(v).__name__ for v in np.ravel(labels)})}"
+        ) from None
+
+
+def _classes(classes):
+    """``partial_fit``'s ``classes``: a non-empty 1-D array of distinct-able labels, none
+    of them NaN and none continuous, or a ValueError naming ``classes``."""
+    array = np.asarray(classes)
+    if array.ndim != 1 or array.size == 0:
+        raise ValueError(
+            f"classes: expected a non-empty 1-D array of labels, got shape {array.shape}"
+        )
+    if array.dtype.kind == "f" and np.isnan(array).any():
+        raise ValueError("classes: contains NaN")
+    unique = _unique_labels(array, "classes")
+    try:
+        check_classification_targets(array)
+    except ValueError as e:
+        raise ValueError(f"classes: {e}") from None
+    return unique
