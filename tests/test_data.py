@@ -328,6 +328,25 @@ def test_pad_sequences_rejects_non_numeric_items():
         pad_sequences([[1.0], ["a", "b"]])
 
 
+@pytest.mark.parametrize(
+    "options, error, message",
+    [
+        (dict(dtype=int, value=np.nan), ValueError, "value: nan is not a value of the .* int64"),
+        (dict(dtype=int, value=0.5), ValueError, "value: 0.5 is not a value of the .* int64"),
+        (dict(dtype=np.int8, value=300), ValueError, "value: 300 is not a value of the"),
+        (dict(value=None), TypeError, "value: expected a real number, got None"),
+        (dict(value="x"), TypeError, "value: expected a real number, got 'x'"),
+        (dict(dtype=str), TypeError, r"dtype: expected a numeric dtype \(bool, integer or"),
+        (dict(dtype="foo"), TypeError, "dtype: expected a numeric dtype, got 'foo'"),
+    ],
+)
+def test_pad_sequences_rejects_a_value_its_dtype_cannot_hold(options, error, message):
+    with pytest.raises(error, match=message):
+        pad_sequences([[1, 2], [3]], **options)
+    assert pad_sequences([[1, 2], [3]], dtype=int, value=-1)[0].tolist() == [[1, 2], [3, -1]]
+    assert np.isnan(pad_sequences([[1.0, 2.0], [3.0]], value=np.nan)[0][1, 1])
+
+
 @pytest.mark.parametrize("name", ["padding", "truncating"])
 @pytest.mark.parametrize("bad", ["left", "PRE", None])
 def test_pad_sequences_rejects_bad_sides(name, bad):

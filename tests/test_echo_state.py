@@ -121,12 +121,36 @@ def test_same_seed_same_model_any_thread_count():
         (dict(leak_rate=1.5), "leak_rate"),
         (dict(sparsity=1.0), "sparsity"),
         (dict(n_reservoir=0), "n_reservoir"),
+        # scikit-learn's validation takes booleans for numbers
+        (dict(n_reservoir=True), "^The 'n_reservoir' parameter .* must be a non-boolean"),
+        (dict(washout=True, return_sequences=True), "^The 'washout' parameter"),
+        (dict(random_state=True), "^The 'random_state' parameter"),
+        (dict(ridge=False), "^The 'ridge' parameter"),
+        (dict(n_jobs=True), "^The 'n_jobs' parameter"),
+        (dict(n_jobs=0), "^n_jobs: expected a positive number of threads"),
+        (dict(input_scaling=1e308), "^input_scaling: 1e\\+308 is too large"),
     ],
 )
-def test_bad_parameters(params, match):
+def test_bad_parameters(params, match, monkeypatch):
+    # Refused before the reservoir is drawn (an eigendecomposition of N x N), except
+    # input_scaling, whose draw is the check.
+    if "input_scaling" not in params:
+        monkeypatch.setattr(EchoStateRegressor, "_draw_reservoir", None)
     X, y = np.zeros((4, 12, 1)), np.zeros((4, 12))
     with pytest.raises(ValueError, match=match):
         EchoStateRegressor(**params).fit(X, y if params.get("return_sequences") else y[:, 0])
+
+
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_a_sequence_predicts_the_same_alone_or_in_a_batch(return_sequences):
+    rng = np.random.default_rng(8)
+    X = [rng.standard_normal((n, 2)) for n in (5, 9, 3, 7, 6)]
+    y = [x[:, 0] for x in X] if return_sequences else np.arange(5.0)
+    model = EchoStateRegressor(n_reservoir=20, return_sequences=return_sequences, washout=1)
+    model.fit(X, y)
+    together = model.predict(X)
+    for x, predicted in zip(X, together):
+        np.testing.assert_array_equal(model.predict([x])[0], predicted)
 
 
 def test_a_failed_fit_keeps_the_fitted_model():

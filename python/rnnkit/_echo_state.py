@@ -96,6 +96,8 @@ class BaseEchoState(SequenceEstimator):
             raise
 
     def _fit(self, X, y, sample_weight):
+        self._check_parameter_types()
+        self._threads()  # n_jobs' errors before the reservoir is drawn
         self._require_y(y)
         seqs = validate_sequences(self, X, reset=True, dtype=np.dtype(self.dtype))
         targets = self._validate_targets(y, seqs, reset=True)
@@ -132,8 +134,13 @@ class BaseEchoState(SequenceEstimator):
         recurrent weights sparse normal, scaled to the spectral radius."""
         rng = check_random_state(self.random_state)
         n = self.n_reservoir
-        weight_ih = rng.uniform(-self.input_scaling, self.input_scaling, (n, n_inputs))
-        bias_ih = rng.uniform(-self.input_scaling, self.input_scaling, n)
+        try:
+            weight_ih = rng.uniform(-self.input_scaling, self.input_scaling, (n, n_inputs))
+            bias_ih = rng.uniform(-self.input_scaling, self.input_scaling, n)
+        except OverflowError:  # the range's width 2 * input_scaling is not a float
+            raise ValueError(
+                f"input_scaling: {self.input_scaling!r} is too large to draw weights from"
+            ) from None
         weight_hh = rng.standard_normal((n, n)) * (rng.random_sample((n, n)) >= self.sparsity)
         radius = np.abs(np.linalg.eigvals(weight_hh)).max()
         if radius > 0:  # an all-zero draw (tiny, very sparse reservoirs) stays zero
@@ -167,7 +174,14 @@ class BaseEchoState(SequenceEstimator):
         return seqs, self._readout(seqs)
 
     def _readout(self, seqs):
-        return self._states(seqs) @ self.coef_.T + self.intercept_
+        # rnnkit's GEMM rather than numpy's: a row's sums are the same bits whatever rows
+        # come with it (OpenBLAS rounds a one-row product differently from a batch's),
+        # so a sequence gets the same prediction alone or in a batch.
+        states = self._states(seqs)
+        rows = ops.matmul(
+            states.reshape(-1, states.shape[-1]), self.coef_.T, n_threads=self._threads()
+        )
+        return rows.reshape(*states.shape[:-1], -1) + self.intercept_
 
     def _predicted_rows(self, seqs, targets, weights):
         """Outputs, targets and weights of every valid step (or sequence), for ``score``."""

@@ -181,7 +181,9 @@ def _pack(estimator, items, *, reset, dtype):
     arrays = []
     for i, item in enumerate(items):
         if len(item) == 0:
-            raise ValueError(f"X[{i}]: a sequence needs at least 1 step, got shape {item.shape}")
+            raise ValueError(
+                f"X[{i}]: a sequence needs at least 1 step, got shape {np.shape(item)}"
+            )
         array = check_array(
             item, ensure_2d=False, dtype=dtype, input_name=f"X[{i}]", estimator=estimator
         )

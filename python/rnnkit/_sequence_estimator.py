@@ -10,6 +10,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.metrics import r2_score
 from sklearn.utils import check_array, check_consistent_length, column_or_1d
+from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
@@ -31,6 +32,17 @@ class SequenceEstimator(BaseEstimator):
         """Put back every attribute as ``dict(vars(self))`` recorded it."""
         vars(self).clear()
         vars(self).update(state)
+
+    def _check_parameter_types(self):
+        """scikit-learn's parameter validation takes True and False for numbers (bool is
+        an int in Python): a parameter that is not a boolean one refuses them."""
+        for name, constraints in self._parameter_constraints.items():
+            value = getattr(self, name)
+            if isinstance(value, (bool, np.bool_)) and "boolean" not in constraints:
+                raise InvalidParameterError(
+                    f"The {name!r} parameter of {type(self).__name__} must be a non-boolean value. "
+                    f"Got {value!r} instead."
+                )
 
     def _require_y(self, y):
         if y is None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -159,11 +160,13 @@ def pad_sequences(
     Raises
     ------
     TypeError
-        If a sequence is not numeric, or ``maxlen`` is not an integer or None.
+        If a sequence is not numeric, ``maxlen`` is not an integer or None, ``dtype`` is
+        not a numeric dtype or ``value`` not a real number.
     ValueError
         If ``sequences`` is empty, a sequence is empty, not 1-D or 2-D, or differs from
-        the first in dimensions or features, ``maxlen`` is below 1, or ``padding`` or
-        ``truncating`` is not "pre" or "post".
+        the first in dimensions or features, ``maxlen`` is below 1, ``padding`` or
+        ``truncating`` is not "pre" or "post", or ``dtype`` cannot hold ``value``
+        exactly (NaN in an integer dtype, 0.5 in an integer one).
 
     See Also
     --------
@@ -213,6 +216,8 @@ def pad_sequences(
         dtype = functools.reduce(np.promote_types, (item.dtype for item in items))
         if dtype.kind != "f":
             dtype = np.dtype(np.float64)
+    dtype = _check_pad_dtype(dtype)
+    _check_pad_value(value, dtype)
     longest = max(item.shape[0] for item in items)
     steps = longest if maxlen is None else maxlen
     padded = np.full((len(items), steps) + first.shape[1:], value, dtype=dtype)
@@ -227,6 +232,28 @@ def pad_sequences(
         else:
             padded[row, steps - length :] = item
     return padded, lengths
+
+
+def _check_pad_dtype(dtype):
+    """pad_sequences' dtype: a real-number dtype (bool, integer or float)."""
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype: expected a numeric dtype, got {dtype!r}") from None
+    if dtype.kind not in "biuf":
+        raise TypeError(f"dtype: expected a numeric dtype (bool, integer or float), got {dtype}")
+    return dtype
+
+
+def _check_pad_value(value, dtype):
+    """pad_sequences' value: a real number that ``dtype`` holds exactly (NaN and inf
+    only in a float dtype, whole numbers in an integer one)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"value: expected a real number, got {value!r}")
+    if dtype.kind == "f":
+        return
+    if not np.isfinite(value) or value != np.asarray(value).astype(dtype):
+        raise ValueError(f"value: {value!r} is not a value of the result's dtype {dtype}")
 
 
 def to_ragged(padded, lengths, *, padding="post"):
