@@ -951,6 +951,17 @@ def test_a_refit_that_diverges_in_its_first_epoch_keeps_the_fitted_model():
     assert np.array_equal(est.predict(X), predicted)
 
 
+def fit_with_a_nan_loss_in_its_first_epoch(est, X, y, monkeypatch):
+    """A fit of ``est`` whose loss is NaN at its second batch must raise and leave
+    ``est`` as it was."""
+    before = snapshot(est)
+    with monkeypatch.context() as patch:
+        nan_loss_at_call(patch, "regression" if type(est) is RNNRegressor else "cross_entropy", 2)
+        with pytest.raises(FloatingPointError, match="non-finite"):
+            est.fit(X, y)
+    assert_unchanged(est, before)
+
+
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_a_nan_loss_in_the_first_epoch_of_a_refit_leaves_no_trace(cls, monkeypatch):
     # The fitted attributes are put back, and so is the random state, which training
@@ -961,12 +972,7 @@ def test_a_nan_loss_in_the_first_epoch_of_a_refit_leaves_no_trace(cls, monkeypat
     reference.fit(X, y).fit(X, y)
     params["random_state"] = np.random.RandomState(3)
     est = tiny(cls, **params).fit(X, y)
-    before = snapshot(est)
-    with monkeypatch.context() as patch:
-        nan_loss_at_call(patch, "regression" if cls is RNNRegressor else "cross_entropy", 2)
-        with pytest.raises(FloatingPointError, match="non-finite"):
-            est.fit(X, y)
-    assert_unchanged(est, before)
+    fit_with_a_nan_loss_in_its_first_epoch(est, X, y, monkeypatch)
     est.fit(X, y)
     assert_params_identical(est.params_, reference.params_)
     assert est.loss_curve_ == reference.loss_curve_
@@ -978,13 +984,8 @@ def test_a_nan_loss_in_the_first_epoch_of_a_warm_fit_keeps_the_model(cls, monkey
     # failed epoch updated in place, start afresh.
     X, y = make_data(cls, "3d")
     est = tiny(cls, warm_start=True, batch_size=4).fit(X, y)
-    before = snapshot(est)
-    with monkeypatch.context() as patch:
-        nan_loss_at_call(patch, "regression" if cls is RNNRegressor else "cross_entropy", 2)
-        with pytest.raises(FloatingPointError, match="non-finite"):
-            est.fit(X, y)
-    assert_unchanged(est, before)
-    assert est.fit(X, y).n_iter_ == before["n_iter_"] + 2 and all_finite(est.params_)
+    fit_with_a_nan_loss_in_its_first_epoch(est, X, y, monkeypatch)
+    assert est.fit(X, y).n_iter_ == 4 and all_finite(est.params_)
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS)
