@@ -484,6 +484,13 @@ def test_mackey_glass_works_with_make_windows():
         ({"dt": -0.1}, ValueError, "dt: must be greater than 0, got -0.1"),
         ({"dt": float("nan")}, ValueError, "dt: must be finite, got nan"),
         ({"beta": "0.2"}, TypeError, "beta: expected a real number, got '0.2'"),
+        # outside the model's domain: complex values, overflow, division by zero
+        ({"n": 9.5, "x0": -1.2}, ValueError, "x0: must be greater than 0, got -1.2"),
+        ({"gamma": -1.0}, ValueError, "gamma: must be at least 0, got -1.0"),
+        ({"n": -1, "x0": 0.0}, ValueError, "n: must be greater than 0, got -1.0"),
+        ({"dt": 1e-310}, ValueError, "dt: 1e-310 needs about inf integration steps"),
+        ({"tau": 1e18}, ValueError, "dt: 0.1 needs about 1e.19 integration steps"),
+        ({"random_state": True}, TypeError, "random_state: expected an int, a generator"),
     ],
 )
 def test_mackey_glass_errors(kwargs, error, message):

@@ -53,6 +53,9 @@ def test_windows_are_the_text_shifted_by_one():
         (lambda v: v.windows("abc", 3), ValueError, "text: has 3 characters, but windows"),
         (lambda v: v.windows("abcabc", 0), ValueError, "length: expected an integer >= 1"),
         (lambda v: v.windows("abcabc", 2, step=1.5), TypeError, "step: expected an integer"),
+        (lambda v: v.one_hot("ab", dtype=str), TypeError, "dtype: expected an integer or float"),
+        (lambda v: v.one_hot("ab", dtype="foo"), TypeError, "dtype: expected a numeric dtype"),
+        (lambda v: v.windows("abcabc", 2, dtype=str), TypeError, "dtype: expected an integer"),
     ],
 )
 def test_vocabulary_errors(call, error, match):
@@ -115,7 +118,8 @@ def test_integer_classes_with_a_vocabulary():
     ("kwargs", "error", "match"),
     [
         (dict(prompt=""), ValueError, "prompt: expected at least one character"),
-        (dict(prompt="hex"), ValueError, r"characters \['x'\] are not in"),
+        (dict(prompt="hex"), ValueError, r"^prompt: characters \['x'\] are not in"),
+        (dict(random_state=True), TypeError, "random_state: expected an int, a RandomState"),
         (dict(n_chars=-1), ValueError, "n_chars: expected an integer >= 0"),
         (dict(n_chars=2.0), TypeError, "n_chars: expected an integer"),
         (dict(temperature=-1), ValueError, "temperature: expected a number >= 0"),
@@ -125,11 +129,17 @@ def test_integer_classes_with_a_vocabulary():
     ],
 )
 def test_generate_errors(model, kwargs, error, match):
-    args = dict(prompt="hel", n_chars=3, temperature=1.0, vocabulary=None)
+    args = dict(prompt="hel", n_chars=3, temperature=1.0, random_state=None, vocabulary=None)
     args.update(kwargs)
     with pytest.raises(error, match=match):
         generate(model, args["prompt"], args["n_chars"], args["temperature"],
-                 vocabulary=args["vocabulary"])  # fmt: skip
+                 args["random_state"], vocabulary=args["vocabulary"])  # fmt: skip
+
+
+def test_a_tiny_temperature_is_greedy(model):
+    # log-probabilities / 1e-320 overflowed every logit to -inf, then NaN weights.
+    greedy = generate(model, "hel", 8, temperature=0)
+    assert generate(model, "hel", 8, temperature=1e-320, random_state=0) == greedy
 
 
 def test_generate_needs_a_fitted_unidirectional_classifier():

@@ -314,6 +314,10 @@ def to_ragged(padded, lengths, *, padding="post"):
     return [array[row, steps - count :] for row, count in enumerate(counts.tolist())]
 
 
+# Integration steps mackey_glass takes at most: about a minute of its scalar loop.
+_MAX_GRID = 1e8
+
+
 def mackey_glass(
     n_steps,
     *,
@@ -369,7 +373,9 @@ def mackey_glass(
         than ``random_state``) is not a real number.
     ValueError
         If ``n_steps`` or ``subsample`` is below 1, a real argument is not finite, ``dt``
-        is not greater than 0 or ``tau`` is below ``dt``.
+        is not greater than 0, ``tau`` is below ``dt``, ``beta`` or ``gamma`` is
+        negative, ``n`` or ``x0`` is not positive, or the integration would take more
+        than 10^8 steps.
 
     Notes
     -----
@@ -405,6 +411,22 @@ def mackey_glass(
     gamma = _check_real(gamma, "gamma")
     n = _check_real(n, "n")
     x0 = _check_real(x0, "x0")
+    # The model's domain: positive rates and exponent, a positive series (a negative x
+    # to a fractional power is complex; a negative decay rate grows without bound).
+    for name, value in (("beta", beta), ("gamma", gamma)):
+        if value < 0:
+            raise ValueError(f"{name}: must be at least 0, got {value}")
+    for name, value in (("n", n), ("x0", x0)):
+        if not value > 0:
+            raise ValueError(f"{name}: must be greater than 0, got {value}")
+    if isinstance(random_state, (bool, np.bool_)):
+        raise TypeError(f"random_state: expected an int, a generator or None, got {random_state}")
+    grid = (500 + tau) / dt + (n_steps - 1) * subsample
+    if grid > _MAX_GRID:
+        raise ValueError(
+            f"dt: {dt} needs about {grid:.3g} integration steps (at most {_MAX_GRID:.0e}); "
+            "use a larger dt, a smaller tau or fewer samples"
+        )
 
     delay = tau / dt
     if abs(delay - round(delay)) < 1e-9:

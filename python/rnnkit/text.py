@@ -86,7 +86,7 @@ class Vocabulary:
 
     def one_hot(self, text, dtype="float32"):
         """``text`` as one-hot rows, (len(text), size): a model's input sequence."""
-        return np.eye(self.size, dtype=dtype)[self.encode(text)]
+        return np.eye(self.size, dtype=_numeric_dtype(dtype))[self.encode(text)]
 
     def windows(self, text, length, *, step=1, dtype="float32"):
         """Training data for next-character prediction with ``return_sequences=True``.
@@ -98,6 +98,7 @@ class Vocabulary:
         """
         length = _positive_int(length, "length")
         step = _positive_int(step, "step")
+        dtype = _numeric_dtype(dtype)
         indices = self.encode(text)
         if len(indices) < length + 1:
             raise ValueError(
@@ -144,7 +145,10 @@ def generate(model, prompt, n_chars, temperature=1.0, random_state=None, *, voca
     prompt = _as_text(prompt, "prompt")
     if not prompt:
         raise ValueError("prompt: expected at least one character, got an empty string")
-    inputs = vocabulary.one_hot(prompt)  # before any work: unknown characters raise here
+    try:  # before any work: unknown characters raise here
+        inputs = vocabulary.one_hot(prompt)
+    except ValueError as e:
+        raise ValueError("prompt: " + str(e).removeprefix("text: ")) from None
     n_chars = _positive_int(n_chars, "n_chars", minimum=0)
     if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real):
         raise TypeError(f"temperature: expected a real number, got {temperature!r}")
@@ -155,6 +159,8 @@ def generate(model, prompt, n_chars, temperature=1.0, random_state=None, *, voca
             "model: a bidirectional model reads each sequence from both ends and cannot "
             "generate one character at a time"
         )
+    if isinstance(random_state, (bool, np.bool_)):
+        raise TypeError(f"random_state: expected an int, a RandomState or None, got {random_state}")
     rng = check_random_state(random_state)
 
     state = None
@@ -172,10 +178,24 @@ def generate(model, prompt, n_chars, temperature=1.0, random_state=None, *, voca
 def _sample(proba, temperature, rng):
     if temperature == 0:
         return int(np.argmax(proba))
-    with np.errstate(divide="ignore"):
-        logits = np.log(proba) / temperature
+    # The most likely character's log-probability subtracted before dividing: a tiny
+    # temperature then sends the others to -inf (greedy) instead of all to NaN.
+    with np.errstate(divide="ignore", over="ignore"):
+        log_proba = np.log(proba)
+        logits = (log_proba - log_proba.max()) / temperature
     weights = np.exp(logits - logits.max())
     return int(rng.choice(len(weights), p=weights / weights.sum()))
+
+
+def _numeric_dtype(dtype):
+    """A one-hot dtype: any integer or float dtype (a str dtype would make strings)."""
+    try:
+        checked = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype: expected a numeric dtype, got {dtype!r}") from None
+    if checked.kind not in "iuf":
+        raise TypeError(f"dtype: expected an integer or float dtype, got {checked}")
+    return checked
 
 
 def _model_vocabulary(model, vocabulary):
