@@ -53,9 +53,9 @@ def test_windows_are_the_text_shifted_by_one():
         (lambda v: v.windows("abc", 3), ValueError, "text: has 3 characters, but windows"),
         (lambda v: v.windows("abcabc", 0), ValueError, "length: expected an integer >= 1"),
         (lambda v: v.windows("abcabc", 2, step=1.5), TypeError, "step: expected an integer"),
-        (lambda v: v.one_hot("ab", dtype=str), TypeError, "dtype: expected an integer or float"),
-        (lambda v: v.one_hot("ab", dtype="foo"), TypeError, "dtype: expected a numeric dtype"),
-        (lambda v: v.windows("abcabc", 2, dtype=str), TypeError, "dtype: expected an integer"),
+        (lambda v: v.one_hot("ab", dtype=str), TypeError, r"\(integer or float\), got <U"),
+        (lambda v: v.one_hot("ab", dtype="foo"), TypeError, "dtype: expected a numeric .*foo"),
+        (lambda v: v.windows("abcabc", 2, dtype=str), TypeError, "dtype: expected a numeric"),
     ],
 )
 def test_vocabulary_errors(call, error, match):

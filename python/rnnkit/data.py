@@ -216,7 +216,7 @@ def pad_sequences(
         dtype = functools.reduce(np.promote_types, (item.dtype for item in items))
         if dtype.kind != "f":
             dtype = np.dtype(np.float64)
-    dtype = _check_pad_dtype(dtype)
+    dtype = _numeric_dtype(dtype)
     _check_pad_value(value, dtype)
     longest = max(item.shape[0] for item in items)
     steps = longest if maxlen is None else maxlen
@@ -234,15 +234,18 @@ def pad_sequences(
     return padded, lengths
 
 
-def _check_pad_dtype(dtype):
-    """pad_sequences' dtype: a real-number dtype (bool, integer or float)."""
+def _numeric_dtype(dtype, kinds="biuf"):
+    """``dtype`` as a numpy dtype of one of ``kinds`` (bool, signed and unsigned
+    integers, floats), or a TypeError naming ``dtype``: a str dtype would make strings."""
+    names = [name for kind, name in zip("biuf", ("bool", "integer", "", "float")) if kind in kinds]
+    expected = ", ".join(n for n in names[:-1] if n) + " or " + names[-1]
     try:
-        dtype = np.dtype(dtype)
+        checked = np.dtype(dtype)
     except TypeError:
-        raise TypeError(f"dtype: expected a numeric dtype, got {dtype!r}") from None
-    if dtype.kind not in "biuf":
-        raise TypeError(f"dtype: expected a numeric dtype (bool, integer or float), got {dtype}")
-    return dtype
+        raise TypeError(f"dtype: expected a numeric dtype ({expected}), got {dtype!r}") from None
+    if checked.kind not in kinds:
+        raise TypeError(f"dtype: expected a numeric dtype ({expected}), got {checked}")
+    return checked
 
 
 def _check_pad_value(value, dtype):

@@ -24,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _losses
 from ._estimators import RNNClassifier
+from .data import _numeric_dtype
 
 __all__ = ["Vocabulary", "generate"]
 
@@ -86,7 +87,7 @@ class Vocabulary:
 
     def one_hot(self, text, dtype="float32"):
         """``text`` as one-hot rows, (len(text), size): a model's input sequence."""
-        return np.eye(self.size, dtype=_numeric_dtype(dtype))[self.encode(text)]
+        return np.eye(self.size, dtype=_numeric_dtype(dtype, kinds="iuf"))[self.encode(text)]
 
     def windows(self, text, length, *, step=1, dtype="float32"):
         """Training data for next-character prediction with ``return_sequences=True``.
@@ -98,7 +99,7 @@ class Vocabulary:
         """
         length = _positive_int(length, "length")
         step = _positive_int(step, "step")
-        dtype = _numeric_dtype(dtype)
+        dtype = _numeric_dtype(dtype, kinds="iuf")
         indices = self.encode(text)
         if len(indices) < length + 1:
             raise ValueError(
@@ -185,17 +186,6 @@ def _sample(proba, temperature, rng):
         logits = (log_proba - log_proba.max()) / temperature
     weights = np.exp(logits - logits.max())
     return int(rng.choice(len(weights), p=weights / weights.sum()))
-
-
-def _numeric_dtype(dtype):
-    """A one-hot dtype: any integer or float dtype (a str dtype would make strings)."""
-    try:
-        checked = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"dtype: expected a numeric dtype, got {dtype!r}") from None
-    if checked.kind not in "iuf":
-        raise TypeError(f"dtype: expected an integer or float dtype, got {checked}")
-    return checked
 
 
 def _model_vocabulary(model, vocabulary):
