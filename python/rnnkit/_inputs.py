@@ -69,7 +69,7 @@ def validate_sequences(estimator, X, *, reset, dtype):
         raise ValueError("X: expected at least one sequence, got an empty list")
     items = _ragged_items(X)
     if items is not None:
-        return _pack(estimator, items, reset=reset, dtype=dtype)
+        return _pack(estimator, X, items, reset=reset, dtype=dtype)
     ndim = len(X.shape) if hasattr(X, "shape") else np.asarray(X).ndim
     if ndim > 3:
         raise ValueError(
@@ -140,14 +140,13 @@ def _check_features(estimator, n_features, *, reset):
 
 
 def _ragged_items(X):
-    """The list's items, as given (arrays, lists, DataFrames), when ``X`` is a list of
-    sequences, else None.
+    """The list's items as arrays when ``X`` is a non-empty list of sequences, else None.
 
     A list of equal-length 1-D items is a table (scikit-learn's 2-D input), not ragged.
     """
-    if not isinstance(X, (list, tuple)) or len(X) == 0:
+    if not isinstance(X, (list, tuple)):
         return None
-    shapes = []
+    items = []
     for item in X:
         if not hasattr(item, "__len__") or isinstance(item, (str, bytes)):
             return None
@@ -157,10 +156,10 @@ def _ragged_items(X):
             return None
         if array.ndim not in (1, 2) or array.dtype == object:
             return None
-        shapes.append(array.shape)
-    if all(len(shape) == 1 for shape in shapes) and len({shape[0] for shape in shapes}) == 1:
+        items.append(array)
+    if all(a.ndim == 1 for a in items) and len({len(a) for a in items}) == 1:
         return None
-    return list(X)
+    return items
 
 
 def _check_item_columns(items):
@@ -175,15 +174,15 @@ def _check_item_columns(items):
             )
 
 
-def _pack(estimator, items, *, reset, dtype):
+def _pack(estimator, X, items, *, reset, dtype):
+    """``items``: the arrays of the list ``X``, whose DataFrames, if any, give the
+    feature names."""
     _check_not_table(estimator, reset, "a list of sequences")
-    _check_item_columns(items)
+    _check_item_columns(X)
     arrays = []
     for i, item in enumerate(items):
         if len(item) == 0:
-            raise ValueError(
-                f"X[{i}]: a sequence needs at least 1 step, got shape {np.shape(item)}"
-            )
+            raise ValueError(f"X[{i}]: a sequence needs at least 1 step, got shape {item.shape}")
         array = check_array(
             item, ensure_2d=False, dtype=dtype, input_name=f"X[{i}]", estimator=estimator
         )
@@ -194,7 +193,7 @@ def _pack(estimator, items, *, reset, dtype):
             f"X: every sequence needs the same number of features, got {sorted(widths)}"
         )
     _check_features(estimator, widths.pop(), reset=reset)
-    _check_feature_names(estimator, items[0], reset=reset)
+    _check_feature_names(estimator, X[0], reset=reset)
     _set_layout(estimator, SEQUENCES, reset)
     x, lengths = pad(arrays)
     return Sequences(x, lengths, ragged=True)

@@ -184,7 +184,7 @@ def _sample(proba, temperature, rng):
     with np.errstate(divide="ignore", over="ignore"):
         log_proba = np.log(proba)
         logits = (log_proba - log_proba.max()) / temperature
-    weights = np.exp(logits - logits.max())
+    weights = np.exp(logits)  # the largest logit is 0
     return int(rng.choice(len(weights), p=weights / weights.sum()))
 
 
