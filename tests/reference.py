@@ -400,7 +400,7 @@ def optimizer_update(kind, params, grad, first, second, *, learning_rate, decay1
         params[:] = params - dt(learning_rate) * first
     elif kind == "rmsprop":
         first[:] = first * dt(decay1) + dt(1.0 - decay1) * (g * g)
-        params[:] = params - dt(learning_rate) * (g / (np.sqrt(first) + dt(epsilon)))
+        params[:] = params - dt(learning_rate) * (g / np.sqrt(first + dt(epsilon)))
     else:
         raise ValueError(kind)
 

@@ -737,12 +737,66 @@ def test_bad_sample_weight(cls, weights, message, forbid_training):
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS)
-@pytest.mark.parametrize("validation_data", [X3, (X3,), (X3, Y, Y), 5], ids=["X", "1", "3", "5"])
-def test_validation_data_not_a_pair(cls, validation_data, forbid_training):
+@pytest.mark.parametrize(
+    "validation_data", [X3, (X3,), (X3, Y, np.ones(N), Y), 5], ids=["X", "1", "4", "5"]
+)
+def test_validation_data_not_a_pair_or_triple(cls, validation_data, forbid_training):
     X, y = make_data(cls, "3d")
     forbid_training()
-    with pytest.raises(ValueError, match=r"^validation_data: expected a pair \(X_val, y_val\)$"):
+    message = (
+        r"^validation_data: expected a pair \(X_val, y_val\) or a triple \(X_val, y_val, "
+        r"sample_weight_val\)$"
+    )
+    with pytest.raises(ValueError, match=message):
         tiny(cls).fit(X, y, validation_data=validation_data)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize(
+    "weights, message",
+    [
+        (np.ones(N - 2), r"^validation_data: sample_weight.shape == \(10,\), expected \(12,\)!"),
+        (-np.ones(N), r"^validation_data: Negative values in data passed to `sample_weight`"),
+        (np.zeros(N), r"^validation_data: Sample weights must contain at least one non-zero"),
+        (np.full(N, 1e308), r"^validation_data: sample_weight_val: the weights' sum overflows"),
+    ],
+    ids=["length", "negative", "all-zero", "overflow"],
+)
+def test_bad_validation_sample_weight(cls, weights, message, forbid_training):
+    X, y = make_data(cls, "3d")
+    forbid_training()
+    with pytest.raises(ValueError, match=message):
+        tiny(cls).fit(X, y, validation_data=(X, y, weights))
+
+
+def test_validation_split_of_zero_weights(forbid_training):
+    # Only the first sample has weight; a 50% split leaves the validation part without
+    # any, and its loss and score would divide by 0.
+    X, y = make_data(RNNRegressor, "3d")
+    weights = np.zeros(N)
+    weights[0] = 1.0
+    forbid_training()
+    message = (
+        r"^sample_weight: every sequence of the validation split \(validation_fraction=0.5\) "
+        "has weight 0"
+    )
+    est = tiny(RNNRegressor, early_stopping=True, validation_fraction=0.5, random_state=1)
+    with pytest.raises(ValueError, match=message):
+        est.fit(X, y, sample_weight=weights)
+
+
+def test_balanced_class_weight_is_refused_by_partial_fit(forbid_training):
+    X, y = make_data(RNNClassifier, "3d")
+    est = tiny(RNNClassifier, class_weight="balanced").fit(X, y)
+    before = {k: v.copy() for k, v in est.params_.items()}
+    forbid_training()
+    with pytest.raises(
+        ValueError, match=r"^class_weight: 'balanced' is not supported for partial_fit"
+    ):
+        est.partial_fit(X, y)
+    assert all(np.array_equal(before[k], v) for k, v in est.params_.items())
+    with pytest.raises(ValueError, match=r"^class_weight: 'balanced' is not supported"):
+        tiny(RNNClassifier, class_weight="balanced").partial_fit(X, y, classes=[0, 1])
 
 
 def _validation_cases():

@@ -73,23 +73,28 @@ def test_same_bits_for_any_thread_count(kind):
                 np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("kind", sorted(RULES))
+def _update_problem():
+    """A parameter vector and three gradients whose magnitudes span 1e-6 to 1e1, so that
+    where an epsilon sits changes the steps."""
+    rng = np.random.default_rng(5)
+    n = 1001
+    flat = rng.standard_normal(n)
+    grads = [rng.standard_normal(n) * 10.0 ** rng.uniform(-6, 1, size=n) for _ in range(3)]
+    return flat, grads
+
+
+@pytest.mark.parametrize("kind", ["adam", "sgd"])
 def test_estimator_update_matches_torch_optim(kind):
     """Three updates of ``_optimizers.update`` (the estimators' path) against torch.optim's
-    Adam, SGD(momentum) and RMSprop(alpha=0.9, eps=1e-7), in float64."""
+    Adam and SGD(momentum), in float64."""
     torch = pytest.importorskip("torch")
-    n, lr, momentum, decay = 1001, 0.01, 0.8, 0.1
-    rng = np.random.default_rng(5)
-    flat = rng.standard_normal(n)
-    grads = [rng.standard_normal(n) for _ in range(3)]
+    lr, momentum, decay = 0.01, 0.8, 0.1
+    flat, grads = _update_problem()
 
     weight = torch.nn.Parameter(torch.from_numpy(flat.copy()))
     make = {
         "adam": lambda: torch.optim.Adam([weight], lr=lr, foreach=False),
         "sgd": lambda: torch.optim.SGD([weight], lr=lr, momentum=momentum, foreach=False),
-        "rmsprop": lambda: torch.optim.RMSprop(
-            [weight], lr=lr, alpha=0.9, eps=1e-7, foreach=False
-        ),  # fmt: skip
     }
     optimizer = make[kind]()
     # rnnkit's decay is an inverse-time schedule, lr / (1 + decay * t): torch's LambdaLR.
@@ -102,6 +107,60 @@ def test_estimator_update_matches_torch_optim(kind):
         optimizers.update(state, flat, grad.copy(), learning_rate=lr, momentum=momentum,
                           decay=decay, n_threads=2)  # fmt: skip
     np.testing.assert_allclose(flat, weight.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_estimator_rmsprop_matches_keras():
+    """Three RMSprop updates against Keras' (epsilon inside the square root, unlike
+    torch's), with an inverse-time learning rate decay, in float64. Keras keeps its
+    learning rate and its schedule in float32: the steps agree to a few 1e-8."""
+    keras = pytest.importorskip("keras", reason="keras is needed for its RMSprop")
+    lr, decay = 0.01, 0.1
+    flat, grads = _update_problem()
+    schedule = keras.optimizers.schedules.InverseTimeDecay(lr, decay_steps=1, decay_rate=decay)
+    optimizer = keras.optimizers.RMSprop(learning_rate=schedule)
+    weight = keras.Variable(flat.copy(), dtype="float64")
+    state = optimizers.init_state("rmsprop", flat)
+    for grad in grads:  # each update's step, from the same weights
+        start = flat.copy()
+        weight.assign(start)
+        optimizer.apply_gradients([(keras.ops.convert_to_tensor(grad), weight)])
+        optimizers.update(state, flat, grad.copy(), learning_rate=lr, momentum=0.0,
+                          decay=decay, n_threads=2)  # fmt: skip
+        step = keras.ops.convert_to_numpy(weight) - start
+        np.testing.assert_allclose(flat - start, step, rtol=1e-6, atol=0)
+
+
+def test_rmsprop_epsilon_sits_inside_the_root():
+    # One step from zero moments: s = 0.1 g^2, so the step is lr g / sqrt(0.1 g^2 + 1e-7).
+    # With eps after the root (torch's form) a gradient of 1e-5 would step 97 times
+    # further.
+    grad = np.array([1e-5, 1e-3, 1.0])
+    flat = np.zeros(3)
+    optimizers.update(optimizers.init_state("rmsprop", flat), flat, grad.copy(),
+                      learning_rate=1.0, momentum=0.0, decay=0.0)  # fmt: skip
+    np.testing.assert_allclose(-flat, grad / np.sqrt(0.1 * grad**2 + 1e-7), rtol=1e-14)
+
+
+@pytest.mark.parametrize("clip_value", [None, 0.5])
+@pytest.mark.parametrize("clip_norm", [None, 1e-3, 2.0, 1e6])
+def test_clip_matches_torch(clip_value, clip_norm):
+    """``_optimizers.clip`` against torch's clip_grad_value_ then clip_grad_norm_ over
+    two parameters (a norm below, near and far above the gradient's), in float64."""
+    torch = pytest.importorskip("torch")
+    grad = np.random.default_rng(7).standard_normal(1001)
+    clipped = grad.copy()
+    optimizers.clip(clipped, clip_value=clip_value, clip_norm=clip_norm)
+
+    parts = [torch.nn.Parameter(torch.zeros(n, dtype=torch.float64)) for n in (600, 401)]
+    parts[0].grad, parts[1].grad = (torch.from_numpy(g.copy()) for g in np.split(grad, [600]))
+    if clip_value is not None:
+        torch.nn.utils.clip_grad_value_(parts, clip_value, foreach=False)
+    if clip_norm is not None:
+        torch.nn.utils.clip_grad_norm_(parts, clip_norm, foreach=False)
+    want = np.concatenate([p.grad.numpy() for p in parts])
+    np.testing.assert_allclose(clipped, want, rtol=1e-14, atol=0)
+    if clip_value is not None or clip_norm in (1e-3, 2.0):
+        assert not np.array_equal(clipped, grad)  # the case does clip
 
 
 def _arguments(**changes):

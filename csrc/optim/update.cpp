@@ -54,7 +54,7 @@ struct RmsProp {
             const T g = a.grad[i];
             const T square = a.first[i] * rho + c * (g * g);
             a.first[i] = square;
-            a.params[i] = a.params[i] - lr * (g / (std::sqrt(square) + eps));
+            a.params[i] = a.params[i] - lr * (g / std::sqrt(square + eps));
         }
     }
 };

@@ -148,8 +148,9 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
         y : targets, one per sequence, or one per step with ``return_sequences=True``.
         sample_weight : array (n_samples,), optional. A batch's loss is
             ``sum(w * loss) / sum(w)``.
-        validation_data : (X_val, y_val), optional. Scored after every epoch; with
-            ``early_stopping`` it replaces the ``validation_fraction`` split.
+        validation_data : (X_val, y_val) or (X_val, y_val, sample_weight_val), optional.
+            Scored after every epoch; with ``early_stopping`` it replaces the
+            ``validation_fraction`` split, whose sequences keep their ``sample_weight``.
 
         Returns
         -------
@@ -215,16 +216,7 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
         dtype = np.dtype(self.dtype)
         seqs = validate_sequences(self, X, reset=first_pass, dtype=dtype)
         targets = self._validate_targets(y, seqs, reset=first_pass, classes=classes)
-        weights = _check_sample_weight(
-            sample_weight, seqs.x[:, 0, 0], dtype=np.float64, ensure_non_negative=True
-        )
-        with np.errstate(over="ignore"):
-            total = weights.sum()
-        if not np.isfinite(total):  # a batch's loss divides by its weights' sum
-            raise ValueError(
-                "sample_weight: the weights' sum overflows float64; scale them down (only "
-                "their ratios matter)"
-            )
+        weights = _checked_sample_weight(sample_weight, seqs, "sample_weight")
         self._target_weights(targets)  # class_weight errors come before any training
         if not first_pass:
             self._check_same_network()
@@ -233,7 +225,14 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
         if validation_data is not None:
             return (seqs, targets, weights), self._validation_set(validation_data, dtype)
         if self.early_stopping and not incremental:
-            return self._split(seqs, targets, weights)
+            train, val = self._split(seqs, targets, weights)
+            if not val[2].any():  # the validation loss and score divide by its weights' sum
+                raise ValueError(
+                    f"sample_weight: every sequence of the validation split "
+                    f"(validation_fraction={self.validation_fraction}) has weight 0; give "
+                    "validation_data or a larger validation_fraction"
+                )
+            return train, val
         return (seqs, targets, weights), None
 
     def _check_same_network(self):
@@ -307,18 +306,26 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
         self.params_ = params
 
     def _validation_set(self, validation_data, dtype):
+        """(sequences, targets, weights) of ``validation_data``: (X_val, y_val) or, as in
+        Keras, (X_val, y_val, sample_weight_val)."""
         try:
-            X_val, y_val = validation_data
+            X_val, y_val, *w_val = validation_data
+            if len(w_val) > 1:
+                raise ValueError
         except (TypeError, ValueError):
-            raise ValueError("validation_data: expected a pair (X_val, y_val)") from None
+            raise ValueError(
+                "validation_data: expected a pair (X_val, y_val) or a triple (X_val, y_val, "
+                "sample_weight_val)"
+            ) from None
         try:
             if y_val is None:
                 raise ValueError("y_val is None")
             seqs = validate_sequences(self, X_val, reset=False, dtype=dtype)
             targets = self._validate_targets(y_val, seqs, reset=False)
+            weights = _checked_sample_weight(w_val[0] if w_val else None, seqs, "sample_weight_val")
         except ValueError as e:
             raise ValueError(f"validation_data: {e}") from e
-        return seqs, targets
+        return seqs, targets, weights
 
     def _split(self, seqs, targets, weights):
         index = np.arange(len(seqs))
@@ -333,7 +340,7 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
             stratify=stratify,
         )
         train = (seqs.take(train_index), targets[train_index], weights[train_index])
-        return train, (seqs.take(val_index), targets[val_index])
+        return train, (seqs.take(val_index), targets[val_index], weights[val_index])
 
     def _train(self, flat, train, val, epochs, *, stop_early, X, y, sample_weight):
         """Run up to ``epochs`` epochs; ``stop_early`` applies the MLP's stopping rules."""
@@ -595,11 +602,28 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
         out_rows, target_rows, w_rows, _ = self._rows(seqs, self._outputs(seqs), targets, weights)
         return out_rows, target_rows, w_rows
 
-    def _evaluate(self, seqs, targets):
-        """(loss, score) on held-out data."""
-        rows = self._predicted_rows(seqs, targets, np.ones(len(seqs)))
+    def _evaluate(self, seqs, targets, weights):
+        """(loss, score) on held-out data, each sequence weighted by its sample weight (not
+        by class weights, which apply to training only, as in Keras)."""
+        rows = self._predicted_rows(seqs, targets, weights)
         loss, _ = self._loss(*rows)
         return loss, self._validation_score(*rows)
+
+
+def _checked_sample_weight(sample_weight, seqs, name):
+    """Sample weights as float64 (n,), ones for None: non-negative, not all zero, with a
+    finite sum, or a ValueError naming ``name``."""
+    weights = _check_sample_weight(
+        sample_weight, seqs.x[:, 0, 0], dtype=np.float64, ensure_non_negative=True
+    )
+    with np.errstate(over="ignore"):
+        total = weights.sum()
+    if not np.isfinite(total):  # a batch's loss divides by its weights' sum
+        raise ValueError(
+            f"{name}: the weights' sum overflows float64; scale them down (only their "
+            "ratios matter)"
+        )
+    return weights
 
 
 def _scatter_rows(selected, shape, d_rows):

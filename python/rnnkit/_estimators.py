@@ -35,9 +35,15 @@ _COMMON_DOC = """
     decay : float, default=0.0
         The learning rate at update t is ``learning_rate / (1 + decay * t)``.
     alpha : float, default=0.0
-        L2 penalty ``alpha / 2 * sum(W ** 2)`` over weight matrices (not biases).
+        L2 penalty ``alpha / 2 * sum(W ** 2)`` over weight matrices (not biases), added
+        to each mini-batch's mean loss: its gradient ``alpha * W`` is PyTorch's
+        ``weight_decay`` on the weights. scikit-learn's MLP divides its ``alpha`` by the
+        batch's size (weight sum), so the same value here penalizes ``batch_size`` times
+        more. Like a Keras regularizer, the penalty's gradient is clipped with the rest.
     clip_norm, clip_value : float or None, default=None
-        Clip the gradient by its global norm / each component by value.
+        Clip each gradient component to ``[-clip_value, clip_value]``, then the whole
+        gradient (all parameters at once) to norm ``clip_norm``, as PyTorch's
+        ``clip_grad_value_`` and ``clip_grad_norm_``.
     bptt_steps : int or None, default=None
         Truncated backpropagation through time: windows of this many steps. A
         unidirectional network then trains one window at a time, so memory is bounded
@@ -80,9 +86,14 @@ _COMMON_DOC = """
 """
 
 _LOSS_DOC = """    loss : {"mse", "mae", "huber"}, default="mse"
+        Keras' and PyTorch's losses (mean over the outputs; huber with delta 1).
+        "mse" has no factor 1/2, so ``loss_curve_`` is twice scikit-learn MLP's.
 """
 _CLASS_WEIGHT_DOC = """    class_weight : dict, "balanced" or None, default=None
-        Weights of each class's samples (or steps), multiplying ``sample_weight``.
+        Weights of each class's samples (or steps), multiplying ``sample_weight``, in
+        training only (the validation loss and score use ``sample_weight`` alone, as in
+        Keras). "balanced" is ``n_samples / (n_classes * count)`` from ``fit``'s labels;
+        ``partial_fit`` refuses it, as scikit-learn's ``SGDClassifier`` does.
 """
 
 
@@ -207,6 +218,15 @@ class RNNClassifier(ClassifierMixin, ClassificationTargets, BaseRNN):
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over ``X``, ``y`` from the current weights. The first call needs
         ``classes``: every label that will ever appear."""
+        if isinstance(self.class_weight, str) and self.class_weight == "balanced":
+            # Balanced from each call's labels alone, a class's weight would swing with
+            # the mix of every chunk (as scikit-learn's SGDClassifier, refuse it).
+            raise ValueError(
+                "class_weight: 'balanced' is not supported for partial_fit, which sees one "
+                "chunk of the data at a time; pass the dict of "
+                "sklearn.utils.class_weight.compute_class_weight('balanced', classes=classes, "
+                "y=y) over all (or a large sample of) the labels"
+            )
         if not hasattr(self, "classes_") and classes is None:
             raise ValueError("classes: must be passed on the first call to partial_fit")
         if (

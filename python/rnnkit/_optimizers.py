@@ -7,7 +7,9 @@ rate at update t (counting from 0) is ``lr / (1 + decay * t)``.
 - "adam": Kingma & Ba with bias correction, in PyTorch's form (beta1 0.9, beta2 0.999,
   eps 1e-8 added to the corrected sqrt(v));
 - "sgd": momentum in PyTorch's form, ``v = momentum * v + g; p -= lr * v``;
-- "rmsprop": Keras' defaults, ``s = 0.9 s + 0.1 g^2; p -= lr g / (sqrt(s) + 1e-7)``.
+- "rmsprop": Keras' (rho 0.9, eps 1e-7 inside the root), ``s = 0.9 s + 0.1 g^2;
+  p -= lr g / sqrt(s + 1e-7)``. PyTorch adds its eps after the root instead, which for
+  gradients far below sqrt(eps) (3e-4) takes steps many times larger.
 
 Each update is one compiled pass over the parameters, the gradient and the moments
 (``ops._optimizer_update``), with the element arithmetic in the parameters' dtype.
@@ -28,6 +30,7 @@ _ADAM_BETAS = (0.9, 0.999)
 _ADAM_EPS = 1e-8
 _RMSPROP_RHO = 0.9
 _RMSPROP_EPS = 1e-7
+_CLIP_NORM_EPS = 1e-6  # torch.nn.utils.clip_grad_norm_'s
 _MOMENTS = {"adam": ("m", "v"), "sgd": ("velocity",), "rmsprop": ("square",)}
 
 
@@ -66,10 +69,11 @@ def update(state, flat, grad, *, learning_rate, momentum, decay, n_threads=None)
 
 def clip(grad, *, clip_value, clip_norm):
     """Clip each component to [-clip_value, clip_value], then the whole vector to norm
-    ``clip_norm`` (PyTorch's ``clip_grad_norm_``, over all parameters at once)."""
+    ``clip_norm``: PyTorch's ``clip_grad_value_`` and ``clip_grad_norm_`` (over all
+    parameters at once), whose factor ``clip_norm / (norm + 1e-6)`` applies when below 1."""
     if clip_value is not None:
         np.clip(grad, -clip_value, clip_value, out=grad)
     if clip_norm is not None:
-        norm = float(np.sqrt(np.dot(grad, grad)))
-        if norm > clip_norm:
-            grad *= grad.dtype.type(clip_norm / norm)
+        factor = clip_norm / (float(np.linalg.norm(grad)) + _CLIP_NORM_EPS)
+        if factor < 1.0:
+            grad *= grad.dtype.type(factor)
