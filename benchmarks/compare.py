@@ -138,14 +138,16 @@ def rnnkit_runners(wl, weights, x, d_out, n_threads):
 
 def bench_workload(wl, args, modes=MODES) -> dict:
     """samples/s keyed by (library, mode); None where a library cannot run it or the mode
-    is not in ``modes``."""
+    is not in ``modes``; and ("sgemm", "train"), the SGEMM peak in GFLOP/s measured among
+    the training samples."""
     weights, x, d_out = make_problem(wl)
     runners = {"rnnkit": rnnkit_runners(wl, weights, x, d_out, args.threads)}
     if torch is not None and wl.torch_supported:
         runners["torch"] = torch_runners(wl, weights, x, d_out)
 
     result = dict.fromkeys(((lib, mode) for lib in LIBS for mode in MODES), None)
-    measure_rates(wl, runners, modes, result, wl.batch, args)
+    peak = (sgemm_fns(args.threads), SGEMM_FLOP, ("train",))
+    measure_rates(wl, runners, modes, result, wl.batch, args, peak)
     return result
 
 
@@ -166,10 +168,11 @@ def rnnkit_fit_runners(wl, X, y, n_threads):
     return runners, predictor
 
 
-def bench_fit_workload(wl, args, keras, modes=FIT_MODES) -> dict:
+def bench_fit_workload(wl, args, keras, modes=FIT_MODES, peak_modes=("fit",)) -> dict:
     """samples/s keyed by (library, mode) for the modes in ``modes``, and the parameter
     count of each library's model keyed by ("params", library); a library that does not
-    run has no keys."""
+    run has no keys. ("sgemm", mode): the SGEMM peak measured among the samples of each
+    mode in ``peak_modes``."""
     X, y = make_dataset(wl)
     runners, result = {}, {}
     runners["rnnkit"], predictor = rnnkit_fit_runners(wl, X, y, args.threads)
@@ -182,7 +185,8 @@ def bench_fit_workload(wl, args, keras, modes=FIT_MODES) -> dict:
     if keras is not None:
         runners["keras"], result["params", "keras"] = keras_fit_runners(keras, wl, X, y)
 
-    measure_rates(wl, runners, modes, result, wl.samples, args)
+    peak = (sgemm_fns(args.threads), SGEMM_FLOP, peak_modes)
+    measure_rates(wl, runners, modes, result, wl.samples, args, peak)
     return result
 
 
@@ -286,24 +290,27 @@ def run_memory_child(lib, name, threads) -> int:
 
     ``peak`` is the process' high-water mark (interpreter, imports, data, model and the
     epoch); ``growth`` is the epoch's own: the high-water mark is reset to the current
-    RSS just before it (clear_refs 5) and read after, minus the RSS before.
+    RSS just before it (clear_refs 5) and read after, minus the RSS before, minus the
+    shared-library code the epoch paged in (RssFile's growth: torch's first epoch maps
+    12-19 MiB of it, which is not memory the epoch works in).
     """
     try:
         epoch = child_epoch(lib, ALL_WORKLOADS[name], threads)
         gc.collect()
-        before = read_status_kib("VmRSS", "VmHWM")
+        before = read_status_kib("VmRSS", "VmHWM", "RssFile")
         try:
             Path("/proc/self/clear_refs").write_text("5")
             reset = True
         except OSError:  # not Linux, or not allowed: the peak of the setup would leak in
             reset = False
         epoch()
-        after = read_status_kib("VmHWM")["VmHWM"]
+        after = read_status_kib("VmHWM", "RssFile")
     except Exception as exc:  # reported in the table as n/a, with the reason on stderr
         print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
         return 0
-    growth = (after - before["VmRSS"]) / 1024 if reset else None
-    peak = max(after, before["VmHWM"]) / 1024
+    code = max(0, after["RssFile"] - before["RssFile"])
+    growth = (after["VmHWM"] - before["VmRSS"] - code) / 1024 if reset else None
+    peak = max(after["VmHWM"], before["VmHWM"]) / 1024
     print(json.dumps({"peak": peak, "before": before["VmRSS"] / 1024, "growth": growth}))
     return 0
 
@@ -335,30 +342,42 @@ def memory_usage(lib, name, threads) -> dict:
 # --------------------------------------------------------------------------- peak
 
 SGEMM_SIZE = 2048
+SGEMM_FLOP = 2 * SGEMM_SIZE**3
+
+
+@functools.cache
+def sgemm_operands():
+    rng = np.random.default_rng(SEED)
+    return tuple(rng.standard_normal((SGEMM_SIZE,) * 2, dtype=np.float32) for _ in range(2))
+
+
+def sgemm_fns(threads) -> dict:
+    """Callables of a SGEMM_SIZE square float32 matmul: rnnkit's and torch's, which take
+    a thread count (numpy's BLAS needs threadpoolctl around its calls)."""
+    a, b = sgemm_operands()
+    fns = {"rnnkit": lambda: rnnkit.ops.matmul(a, b, n_threads=threads)}
+    if torch is not None:
+        a_torch, b_torch = torch.from_numpy(a), torch.from_numpy(b)
+        fns["torch"] = lambda: torch.mm(a_torch, b_torch)
+    return fns
 
 
 def sgemm_rates(args) -> dict:
     """GFLOP/s of a SGEMM_SIZE square float32 matmul per library, at the run's threads.
 
-    The machine's peak for this run is the best of them: what the hardware delivers to a
-    well-tuned GEMM now, under the same load as the other measurements.
+    The best of them is what the hardware delivers to a well-tuned GEMM now. The % of
+    peak columns divide by the peak measured among each workload's own samples (see
+    measure_rates); this table shows every library's at one moment.
     """
-    rng = np.random.default_rng(SEED)
-    a, b = (rng.standard_normal((SGEMM_SIZE,) * 2, dtype=np.float32) for _ in range(2))
-    fns = {
-        "rnnkit": lambda: rnnkit.ops.matmul(a, b, n_threads=args.threads),
-        "numpy": lambda: a @ b,
-    }
-    if torch is not None:
-        a_torch, b_torch = torch.from_numpy(a), torch.from_numpy(b)
-        fns["torch"] = lambda: torch.mm(a_torch, b_torch)
+    a, b = sgemm_operands()
+    fns = {**sgemm_fns(args.threads), "numpy": lambda: a @ b}
     print(f"  sgemm {SGEMM_SIZE}", file=sys.stderr, flush=True)
     # At least 3 samples even with --quick: a call takes a fraction of a second, and a
     # single disturbed sample would misstate the peak that every % column divides by.
     # numpy's BLAS reads no thread argument; threadpoolctl limits it for the duration.
     with threadpool_limits(limits=args.threads, user_api="blas"):
         seconds = median_times(fns, max(args.repeat, 3), args.min_time)
-    return {lib: 2 * SGEMM_SIZE**3 / s / 1e9 for lib, s in seconds.items()}
+    return {lib: SGEMM_FLOP / s / 1e9 for lib, s in seconds.items()}
 
 
 # --------------------------------------------------------------------------- CLI
@@ -380,7 +399,8 @@ def parse_args(argv=None):
         "--threads",
         type=int,
         default=os.cpu_count() or 1,
-        help="threads for every library (default: all logical cores)",
+        help="threads for every library (default: all logical cores); --level scaling "
+        "compares 1 thread with this many, or with all logical cores when it is 1",
     )
     p.add_argument("--repeat", type=int, default=7, help="timed samples per measurement")
     p.add_argument(
@@ -418,6 +438,8 @@ def parse_args(argv=None):
             p.error(f"--child-memory: choose from {CHILD_LIBS} and {list(ALL_WORKLOADS)}")
     if args.threads < 1 or args.repeat < 1:
         p.error("--threads and --repeat must be >= 1")
+    if not 0 <= args.min_time < float("inf"):  # also refuses NaN
+        p.error("--min-time must be a finite number >= 0")
     return args
 
 
@@ -469,7 +491,7 @@ def long_section(run):
     # keras is left out: its fit has no truncated BPTT, and no loop is written for it here.
     peers = [peer for peer in run.peers if peer != "keras"]
     workloads = list(LONG_WORKLOADS.values())
-    results = [(wl, bench_fit_workload(wl, run.args, None, ("fit",))) for wl in workloads]
+    results = [(wl, bench_fit_workload(wl, run.args, None, ("fit",), ())) for wl in workloads]
     memory = [(wl, workload_memory(wl, ("rnnkit", *peers), run.args)) for wl in workloads]
     return [(long_notes(run.args), long_columns(peers), long_rows(results, memory, peers))]
 
@@ -499,7 +521,6 @@ def peak_section(run):
     fit = run.fit or [
         (wl, bench_fit_workload(wl, run.args, run.keras, ("fit",))) for wl in run.workloads
     ]
-    peak = max(rates.values())
     return [
         (
             sgemm_notes(run.args, SGEMM_SIZE),
@@ -509,7 +530,7 @@ def peak_section(run):
         (
             efficiency_notes(run.args, fit, run.peers),
             efficiency_columns(run.peers),
-            efficiency_rows(ops, fit, run.peers, peak),
+            efficiency_rows(ops, fit, run.peers),
         ),
     ]
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import os
 import platform
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 from estimators import PREDICT_BATCH
 from peers import torch
-from workloads import train_gflop
+from workloads import fit_gflop, train_gflop
 
 import rnnkit
 
@@ -215,7 +216,8 @@ def latency_rows(results, peers) -> list[list[str]]:
     rows = []
     for wl, seconds in results:
         rk = seconds["rnnkit"]
-        row = [wl.name, wl.describe(), fmt_ms(rk), fmt_ms(seconds["rnnkit ops"])]
+        config = replace(wl, batch=1).describe()  # one sequence, whatever wl's batch
+        row = [wl.name, config, fmt_ms(rk), fmt_ms(seconds["rnnkit ops"])]
         for peer in peers:
             mark = approx_mark(wl, peer)
             value = seconds.get(peer)
@@ -271,7 +273,10 @@ def memory_notes(args, baseline) -> list[str]:
         f"tracing count; {args.threads} threads)",
         "peak = the process' high-water mark (VmHWM: interpreter, imports, data, model, "
         "epoch); growth = the high-water mark during the epoch (reset just before it via "
-        "/proc/self/clear_refs) minus the RSS before it: the epoch's own memory",
+        "/proc/self/clear_refs) minus the RSS before it and minus the library code the "
+        "epoch paged in (RssFile's growth): the epoch's own memory, which for rnnkit "
+        "includes its weights and optimizer state, created by the first fit (torch's and "
+        "keras' weights exist before the epoch)",
         "every child imports compare.py's modules (numpy, scikit-learn, rnnkit: "
         f"{fmt_mib(baseline.get('peak'))} MiB peak alone, part of every peak), the torch "
         "child torch too, the keras child TensorFlow; rnnkit/torch < 1: rnnkit uses less "
@@ -335,23 +340,22 @@ def sgemm_notes(args, n: int) -> list[str]:
 
 
 def efficiency_columns(peers) -> list[str]:
-    columns = ["workload", "config", "GFLOP/seq", "ops rnnkit"]
+    columns = ["workload", "config", "GFLOP/seq ops", "peak ops", "ops rnnkit"]
     columns += ["ops torch"] if "torch" in peers else []
-    return columns + ["fit rnnkit", *(f"fit {peer}" for peer in peers)]
+    columns += ["GFLOP/seq fit", "peak fit", "fit rnnkit"]
+    return columns + [f"fit {peer}" for peer in peers]
 
 
-def efficiency_rows(ops_results, fit_results, peers, peak) -> list[list[str]]:
+def efficiency_rows(ops_results, fit_results, peers) -> list[list[str]]:
     rows = []
     for (wl, ops_res), (_, fit_res) in zip(ops_results, fit_results):
-        gflop = train_gflop(wl)
-        row = [
-            wl.name,
-            wl.describe(),
-            f"{gflop:.4f}",
-            fmt_gflops(ops_res["rnnkit", "train"], gflop, peak),
-        ]
+        gflop, peak = train_gflop(wl), ops_res["sgemm", "train"]
+        row = [wl.name, wl.describe(), f"{gflop:.4f}", f"{peak:,.1f}"]
+        row.append(fmt_gflops(ops_res["rnnkit", "train"], gflop, peak))
         if "torch" in peers:
             row.append(fmt_gflops(ops_res["torch", "train"], gflop, peak))
+        gflop, peak = fit_gflop(wl), fit_res["sgemm", "fit"]
+        row += [f"{gflop:.4f}", f"{peak:,.1f}"]
         row.append(fmt_gflops(fit_res.get(("rnnkit", "fit")), gflop, peak))
         for peer in peers:
             mark = approx_mark(wl, peer)
@@ -362,12 +366,17 @@ def efficiency_rows(ops_results, fit_results, peers, peak) -> list[list[str]]:
 
 def efficiency_notes(args, fit_results, peers) -> list[str]:
     return [
-        "GFLOP/s of training (% of the SGEMM peak above) = samples/s of train at --level "
-        "ops, of fit at --level fit, x GFLOP/seq; target: mnist >= 60%",
-        "GFLOP/seq = training on one sequence = 3 x forward (backward: two products per "
-        "forward one); forward = sum over layers of 2*T*(I + H)*G*H (G = 4 lstm, 3 gru, 1 "
-        "rnn; I = H above the first layer); element-wise gate math, the head, the loss and "
-        "the optimizer are not counted, so fit is slightly under-credited",
+        "GFLOP/s of training (% of peak) = samples/s of train at --level ops, of fit at "
+        "--level fit, x GFLOP/seq; target: mnist >= 60%",
+        "peak = GFLOP/s of the best of rnnkit's and torch's square SGEMM above, timed "
+        "among the same workload's samples (interleaved with them), so that a peak and "
+        "the rates divided by it come from the same minutes of a machine whose speed "
+        "drifts",
+        "GFLOP/seq ops = a training step on one sequence = 3 x forward (backward: two "
+        "products per forward one); forward = sum over layers of 2*T*(I + H)*G*H (G = 4 "
+        "lstm, 3 gru, 1 rnn; I = H above the first layer); GFLOP/seq fit leaves out the "
+        "first layer's input gradient, 2*T*I*G*H, which no library's fit computes; "
+        "element-wise gate math, the head, the loss and the optimizer are not counted",
         *linear_note(fit_results, peers),
     ]
 

@@ -37,20 +37,33 @@ def median_times(fns: dict, repeat: int, min_time: float) -> dict:
 
     Samples of the different callables are interleaved (a, b, a, b, ...) rather than run
     in blocks, so a burst of background load on a small machine slows both libraries
-    instead of skewing the ratio between them.
+    instead of skewing the ratio between them; the order rotates at every repeat (b, a,
+    ...), so that no callable always runs right after the same other one.
     """
     numbers = {key: calls_per_sample(fn, min_time) for key, fn in fns.items()}
     samples = {key: [] for key in fns}
-    for _ in range(repeat):
-        for key, fn in fns.items():
-            samples[key].append(time_sample(fn, numbers[key]))
+    keys = list(fns)
+    for r in range(repeat):
+        for key in keys[r % len(keys) :] + keys[: r % len(keys)]:
+            samples[key].append(time_sample(fns[key], numbers[key]))
     return {key: statistics.median(times) for key, times in samples.items()}
 
 
-def measure_rates(wl, runners, modes, result, samples, args):
-    """Fill ``result[lib, mode]`` with ``samples`` per second, for every runner and mode."""
+def measure_rates(wl, runners, modes, result, samples, args, peak=None):
+    """Fill ``result[lib, mode]`` with ``samples`` per second, for every runner and mode.
+
+    ``peak``: (callables, FLOP per call, modes), or None. In those modes the callables
+    (square SGEMMs) are timed among the libraries' samples, and ``result["sgemm", mode]``
+    is the best of them in GFLOP/s: a peak measured at the same moments as the rates
+    that are divided by it, on a machine whose speed drifts within minutes.
+    """
     for mode in modes:
         print(f"  {wl.name:<14} {mode}", file=sys.stderr, flush=True)
         fns = {lib: r[mode] for lib, r in runners.items()}
-        for lib, seconds in median_times(fns, args.repeat, args.min_time).items():
-            result[lib, mode] = samples / seconds
+        peak_fns = peak[0] if peak is not None and mode in peak[2] else {}
+        fns.update({("sgemm", name): fn for name, fn in peak_fns.items()})
+        seconds = median_times(fns, args.repeat, args.min_time)
+        for lib in runners:
+            result[lib, mode] = samples / seconds[lib]
+        if peak_fns:
+            result["sgemm", mode] = max(peak[1] / seconds["sgemm", n] / 1e9 for n in peak_fns)

@@ -188,5 +188,14 @@ def stack_train_step(wl: Workload, weights, x, d_out, *, n_threads=None):
 
 
 def train_gflop(wl) -> float:
-    """GFLOP of training on one sequence: 3x the recurrent stack's forward."""
+    """GFLOP of a training step through ``rnnkit.ops`` (and torch's at --level ops, whose
+    input requires grad) on one sequence: 3x the recurrent stack's forward."""
     return 3 * forward_flops(wl) / 1e9
+
+
+def fit_gflop(wl) -> float:
+    """GFLOP of training on one sequence through ``fit``: as train_gflop, less the first
+    layer's input gradient (2·T·I·G·H), which no library's fit computes (rnnkit passes
+    input_grad=False, torch's and Keras' inputs need no gradient)."""
+    input_grad = 2 * wl.steps * wl.inputs * ops.GATES[wl.cell] * wl.hidden
+    return train_gflop(wl) - input_grad / 1e9
