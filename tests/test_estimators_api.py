@@ -26,6 +26,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
 import rnnkit._progress
+from _threads import threads_started
 from rnnkit import RNNClassifier, RNNRegressor
 
 # Few epochs on purpose: "Maximum iterations reached" is expected noise here.
@@ -450,18 +451,27 @@ def test_training_loss_plateau_stops_without_early_stopping():
 # -- random_state -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "config",
-    [dict(cell="lstm", hidden_sizes=(4, 3), dropout=0.3),
-     dict(cell="gru", hidden_sizes=(4,), bidirectional=True, dense_sizes=(3,))],
-    ids=["lstm-dropout", "bidirectional-gru"],
-)  # fmt: skip
-def test_same_seed_same_model_for_any_n_jobs(config):
-    X = _sequences(n=30, steps=6)
-    y = _target(X)
+# Networks wide enough that a step of a batch of 32 is split between threads (the kernels
+# start one per 2^17 multiply-adds of a step: common/parallel.hpp); the last test below
+# checks that n_jobs=2 does start them.
+N_JOBS_CONFIGS = {
+    "lstm-dropout": (RNNRegressor, dict(cell="lstm", hidden_sizes=(64, 32), dropout=0.3)),
+    "bidirectional-gru": (
+        RNNRegressor,
+        dict(cell="gru", hidden_sizes=(64,), bidirectional=True, dense_sizes=(3,)),
+    ),
+    "rnn-classifier": (RNNClassifier, dict(cell="rnn", hidden_sizes=(128,), dropout=0.2)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(N_JOBS_CONFIGS))
+def test_same_seed_same_model_for_any_n_jobs(name):
+    Estimator, config = N_JOBS_CONFIGS[name]
+    X = _sequences(n=64, steps=6)
+    y = _target(X) if Estimator is RNNRegressor else _labels(X, 3)
 
     def params(seed, n_jobs):
-        est = RNNRegressor(**config, max_epochs=3, batch_size=8, random_state=seed, n_jobs=n_jobs)
+        est = Estimator(**config, max_epochs=2, batch_size=32, random_state=seed, n_jobs=n_jobs)
         return est.fit(X, y).params_
 
     reference = params(7, 1)
@@ -469,6 +479,22 @@ def test_same_seed_same_model_for_any_n_jobs(config):
     assert _params_equal(params(7, 1), reference)
     other = params(8, 1)
     assert not any(np.array_equal(other[k], reference[k]) for k in reference if "weight" in k)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_n_jobs_reaches_the_kernels(n_jobs):
+    # What makes the test above mean something: with n_jobs=2 a fit of its networks runs
+    # on more than one thread, with n_jobs=1 on one.
+    setup = (
+        "import numpy as np; from rnnkit import RNNRegressor; "
+        "X = np.random.default_rng(0).standard_normal((64, 6, 2)); y = X[:, :, 0].mean(axis=1)"
+    )
+    call = (
+        "RNNRegressor(cell='lstm', hidden_sizes=(64, 32), max_epochs=1, batch_size=32, "
+        f"random_state=0, n_jobs={n_jobs}).fit(X, y)"
+    )
+    started = threads_started(setup, call)
+    assert started > 0 if n_jobs > 1 else started == 0
 
 
 # -- warm_start and partial_fit -----------------------------------------------------------

@@ -21,6 +21,7 @@ from _problems import CELL_ACTIVATION_LEAKS as CELL_ACT_LEAKS
 from _problems import CELL_ACTIVATIONS as CELL_ACTS
 from _problems import GRADIENTS as GRAD_NAMES
 from _problems import forward_inputs, kernel_run
+from _threads import threads_started
 from rnnkit import _core, ops
 
 DTYPES = [np.float32, np.float64]
@@ -113,6 +114,24 @@ def assert_bitwise(a, b, what=""):
 # --------------------------------------------------------------------------------------------
 # thread count
 # --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("cell", sorted(ops.GATES))
+def test_thread_count_reaches_the_kernels(cell, n_threads):
+    # The comparisons below mean something only if the larger SHAPES do run on several
+    # threads: n_threads=2 starts OpenMP workers on the 64 x 64 shape, n_threads=1 none.
+    B, T, D, H = SHAPES[-1]
+    rows = ops.GATES[cell] * H
+    setup = (
+        "import numpy as np; from rnnkit import ops; "
+        f"x = np.full(({B}, {T}, {D}), 0.5, np.float32); "
+        f"w_ih = np.full(({rows}, {D}), 0.01, np.float32); "
+        f"w_hh = np.full(({rows}, {H}), 0.01, np.float32); b = np.zeros({rows}, np.float32)"
+    )
+    call = f"ops.forward({cell!r}, x, w_ih, w_hh, b, b, training=True, n_threads={n_threads})"
+    started = threads_started(setup, call)
+    assert started > 0 if n_threads > 1 else started == 0
 
 
 @pytest.mark.parametrize("cell, activation, leak_rate", CELL_ACT_LEAKS)

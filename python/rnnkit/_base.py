@@ -419,7 +419,6 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
         ``row_weights``: class weights per sample or step, or None; ``l2``: see
         :meth:`_l2_factors`."""
         seqs, targets, weights = train
-        spec = self._spec_
         threads = self._threads()
         order = generator.permutation(len(seqs))
         total, total_weight = 0.0, 0.0
@@ -431,19 +430,12 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
             if row_weights is not None:  # per sample, or per step with return_sequences
                 factors = row_weights[index]
                 w = w * factors if factors.ndim == 1 else w[:, None] * factors
-            window = self.bptt_steps
-            if window is not None and window < batch.x.shape[1] and not spec.bidirectional:
-                gradient = self._windowed_gradient
-            else:
-                gradient = self._gradient
-            loss, grads, w_sum = gradient(batch, targets[index], w, generator, threads, workspace)
+            loss, grad, w_sum = self._batch_gradient(
+                flat, batch, targets[index], w, l2, generator, threads, workspace
+            )
             if w_sum == 0.0:
                 progress.batch(0.0)
                 continue
-            grad = np.concatenate([g.ravel() for g in grads.values()])
-            if l2 is not None:
-                loss += 0.5 * float(np.dot(l2 * flat, flat))
-                grad += l2 * flat
             if not (np.isfinite(loss) and np.isfinite(grad).all()):
                 raise FloatingPointError(
                     f"The training loss or its gradient became non-finite (loss {loss}) in "
@@ -461,6 +453,27 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
             total_weight += w_sum
             progress.batch(loss)
         return total / total_weight if total_weight else 0.0
+
+    def _batch_gradient(self, flat, batch, target, weight, l2, generator, threads,
+                        workspace=None):  # fmt: skip
+        """(loss, gradient, weight sum) of one mini-batch at the weights ``flat`` (which
+        ``params_`` views): the weighted mean loss plus the L2 penalty, and its gradient
+        as one vector like ``flat``; (0.0, None, 0.0) for a batch of weight 0. ``weight``:
+        per row (sample, or step with ``return_sequences``), class weights included; ``l2``:
+        see :meth:`_l2_factors`."""
+        window = self.bptt_steps
+        if window is not None and window < batch.x.shape[1] and not self._spec_.bidirectional:
+            gradient = self._windowed_gradient
+        else:
+            gradient = self._gradient
+        loss, grads, w_sum = gradient(batch, target, weight, generator, threads, workspace)
+        if w_sum == 0.0:
+            return 0.0, None, 0.0
+        grad = np.concatenate([g.ravel() for g in grads.values()])
+        if l2 is not None:
+            loss += 0.5 * float(np.dot(l2 * flat, flat))
+            grad += l2 * flat
+        return loss, grad, w_sum
 
     def _gradient(self, batch, target, weight, generator, threads, workspace=None):
         """(loss, gradients by parameter name, weight sum) of one mini-batch: one forward

@@ -1,0 +1,37 @@
+"""Whether a thread count reaches the kernels at all.
+
+A bitwise comparison of n_threads=1 with n_threads=2 proves nothing if both ran on one
+thread, which a problem below the kernels' work threshold (common/parallel.hpp) or an
+argument lost on its way does. OpenMP starts its worker threads at the first parallel
+region that asks for more than one, so in a fresh interpreter the process' thread count
+(Linux: /proc/self/task) before and after one call tells whether that call ran on more.
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+_TASKS = Path("/proc/self/task")
+
+_SCRIPT = """
+import os, sys
+setup, call = sys.argv[1:3]
+exec(setup)
+before = len(os.listdir("/proc/self/task"))
+exec(call)
+print(len(os.listdir("/proc/self/task")) - before)
+"""
+
+
+def threads_started(setup, call):
+    """Threads the statement ``call`` starts, run after ``setup`` (imports, data, any
+    single-threaded preparation) in a fresh interpreter."""
+    if not _TASKS.is_dir():
+        pytest.skip("counting a process' threads needs Linux's /proc/self/task")
+    done = subprocess.run(
+        [sys.executable, "-c", _SCRIPT, setup, call], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout.split()[-1])
