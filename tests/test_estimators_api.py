@@ -93,8 +93,9 @@ def test_2d_input_is_univariate_and_needs_the_same_columns():
     assert est.predict(X).shape == (len(X),)
     with pytest.raises(ValueError, match="X has 3 features, but RNNRegressor is expecting 4"):
         est.predict(X[:, :3])
-    with pytest.raises(ValueError):
-        est.predict(X[:, :, None])  # a 3-D array is not the layout it was fitted on
+    # A 3-D array is not the layout it was fitted on.
+    with pytest.raises(ValueError, match=r"^X: RNNRegressor was fitted on 2-D input"):
+        est.predict(X[:, :, None])
 
 
 def test_2d_input_to_a_univariate_3d_model_is_sequences_of_any_length():
@@ -603,15 +604,25 @@ def test_pipeline_with_a_scaler_on_2d_input():
 
 def test_grid_search_in_parallel():
     X = _sequences(n=30)
-    grid = GridSearchCV(
-        RNNClassifier(max_epochs=2, **SERIAL),
-        {"hidden_sizes": [(4,), (8,)]},
-        cv=2,
-        n_jobs=2,
-    ).fit(X, _labels(X, 2))
-    assert grid.best_params_["hidden_sizes"] in [(4,), (8,)]
-    assert grid.best_estimator_.predict(X).shape == (30,)
-    assert len(grid.cv_results_["mean_test_score"]) == 2
+    y = _labels(X, 2)
+
+    def search(n_jobs):
+        grid = GridSearchCV(
+            RNNClassifier(max_epochs=2, **SERIAL),
+            {"hidden_sizes": [(4,), (8,)]},
+            cv=2,
+            n_jobs=n_jobs,
+        )
+        return grid.fit(X, y)
+
+    parallel, serial = search(2), search(1)
+    # Fits in joblib's worker processes are the same bits as in this one.
+    for key in ("mean_test_score", "split0_test_score", "split1_test_score"):
+        assert np.array_equal(parallel.cv_results_[key], serial.cv_results_[key]), key
+    assert parallel.best_params_ == serial.best_params_
+    assert np.array_equal(
+        parallel.best_estimator_.predict_proba(X), serial.best_estimator_.predict_proba(X)
+    )
 
 
 # -- sample and class weights -------------------------------------------------------------

@@ -33,7 +33,10 @@ def test_cosine_next_value(cell, activation):
     )  # fmt: skip
     model.fit(X_train, y_train)
     mse = np.mean((model.predict(X_test) - y_test) ** 2)
-    assert mse < 2e-3, mse  # the variance of y is 0.5: this is R^2 > 0.996
+    # Repeating the window's last value scores 5.6e-4 (R^2 0.9989 already); the models
+    # reach 4e-6 to 1.1e-5, and 6e-5 to 2e-4 when backpropagation stops after one step.
+    last_value = np.mean((X_test[:, -1, 0] - y_test) ** 2)
+    assert mse < 0.05 * last_value, (mse, last_value)
     assert model.loss_curve_[-1] < model.loss_curve_[0] / 10
 
 

@@ -1,9 +1,10 @@
-"""rnnkit's own GEMM (rnnkit._core.gemm) against numpy's matmul."""
+"""rnnkit's own GEMM (rnnkit._core.gemm and its wrapper rnnkit.ops.matmul) against numpy's
+matmul, and ops.matmul's argument checks."""
 
 import numpy as np
 import pytest
 
-from rnnkit import _core
+from rnnkit import _core, ops
 
 ISAS = [isa for isa in ("avx512", "avx2", "generic") if _core.isa_supported(isa)]
 SIZES = [1, 2, 7, 13, 31, 64, 129, 300]
@@ -70,3 +71,54 @@ def test_gemm_rejects_bad_operands():
         _core.gemm(a, np.ones(4, np.float32))
     with pytest.raises(ValueError, match="isa"):
         _core.gemm(a, np.ones((4, 2), np.float32), "sse9")
+
+
+# -- the public wrapper, rnnkit.ops.matmul ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "a, b, error, message",
+    [
+        (np.ones((3, 4)), np.ones((5, 4)), ValueError,
+         r"^a, b: inner dimensions differ, got shapes \(3, 4\) and \(5, 4\)$"),
+        (np.ones((3, 0)), np.ones((1, 2)), ValueError, r"^a, b: inner dimensions differ"),
+        (np.ones((3, 4, 1)), np.ones((4, 5)), ValueError,
+         r"^a: expected a 2-D array, got shape \(3, 4, 1\)$"),
+        (np.ones((3, 4)), np.ones(4), ValueError, r"^b: expected a 2-D array, got shape \(4,\)$"),
+        (np.ones((3, 4)), np.ones((4, 5), np.float32), TypeError,
+         r"^b: expected dtype float64 \(the dtype of a\), got float32$"),
+        (np.ones((3, 4), np.int64), np.ones((4, 5)), TypeError,
+         r"^a: expected dtype float32 or float64, got int64$"),
+        ("a", np.ones((4, 5)), TypeError, r"^a: expected a float32 or float64 array, got str$"),
+        (np.ones((3, 4)), None, TypeError, r"^b: expected a float32 or float64 array"),
+    ],
+    ids=["inner", "inner-empty", "a-3d", "b-1d", "mixed-dtypes", "int", "str", "none"],
+)  # fmt: skip
+def test_matmul_bad_arguments(a, b, error, message):
+    with pytest.raises(error, match=message):
+        ops.matmul(a, b)
+
+
+@pytest.mark.parametrize("n_threads", [0, -1, 2.5, "2"])
+def test_matmul_bad_thread_count(n_threads):
+    with pytest.raises((ValueError, TypeError), match="^n_threads: "):
+        ops.matmul(np.ones((2, 2)), np.ones((2, 2)), n_threads=n_threads)
+
+
+@pytest.mark.parametrize("m, k, n", [(0, 3, 4), (3, 0, 4), (3, 4, 0)])
+def test_matmul_empty_operands(m, k, n):
+    # An empty inner dimension sums nothing: zeros, as numpy gives.
+    got = ops.matmul(np.ones((m, k), np.float32), np.ones((k, n), np.float32))
+    assert got.shape == (m, n) and got.dtype == np.float32
+    np.testing.assert_array_equal(got, np.zeros((m, n)))
+
+
+def test_matmul_reads_any_strides():
+    # Transposes are read in place; reversed or sliced views give numpy's product too.
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((13, 7)), rng.standard_normal((7, 9))
+    want = a @ b
+    np.testing.assert_allclose(ops.matmul(a.T.copy().T, b), want, rtol=1e-12)
+    np.testing.assert_allclose(ops.matmul(a[::-1], b)[::-1], want, rtol=1e-12)
+    np.testing.assert_allclose(ops.matmul(a, b[:, ::2]), want[:, ::2], rtol=1e-12)
+    np.testing.assert_array_equal(ops.matmul(a, b, n_threads=1), ops.matmul(a, b, n_threads=2))

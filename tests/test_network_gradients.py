@@ -580,7 +580,7 @@ TORCH_TOL = dict(rtol=1e-10, atol=1e-12)
 
 def torch_network(spec, params):
     """torch modules holding ``params``: recurrent stack, Linear+ReLU layers, output."""
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason="torch is the oracle here")
     # one torch module holds the stack, and torch gives all its layers one width
     assert len(set(spec.hidden_sizes)) == 1
     module = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[spec.cell]
@@ -621,7 +621,7 @@ def torch_network(spec, params):
 def torch_forward(spec, modules, x, lengths):
     """Keras semantics built from torch: many-to-one takes the last valid step forward and
     step 0 backward, i.e. the last layer's h_n."""
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason="torch is the oracle here")
     rnn, dense, output, _ = modules
     xt = torch.from_numpy(x)
     hidden = spec.hidden_sizes[-1]
@@ -668,7 +668,7 @@ TORCH_CASES = {
     "cell,activation", [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")]
 )
 def test_network_matches_torch(cell, activation, case, ragged):
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason="torch is the oracle here")
     spec = make_spec(cell, activation=activation, **TORCH_CASES[case])
     params = make_params(spec, seed=21)
     modules = torch_network(spec, params)

@@ -87,7 +87,7 @@ def _update_problem():
 def test_estimator_update_matches_torch_optim(kind):
     """Three updates of ``_optimizers.update`` (the estimators' path) against torch.optim's
     Adam and SGD(momentum), in float64."""
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason="torch is the oracle here")
     lr, momentum, decay = 0.01, 0.8, 0.1
     flat, grads = _update_problem()
 
@@ -146,7 +146,7 @@ def test_rmsprop_epsilon_sits_inside_the_root():
 def test_clip_matches_torch(clip_value, clip_norm):
     """``_optimizers.clip`` against torch's clip_grad_value_ then clip_grad_norm_ over
     two parameters (a norm below, near and far above the gradient's), in float64."""
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason="torch is the oracle here")
     grad = np.random.default_rng(7).standard_normal(1001)
     clipped = grad.copy()
     optimizers.clip(clipped, clip_value=clip_value, clip_norm=clip_norm)

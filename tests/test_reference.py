@@ -287,15 +287,15 @@ def test_float32_input(cell, activation):
 
 def test_rejects_bad_arguments():
     arrs, _, _ = make_case("gru", 2, 3, 2, 2, seed=0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="^activation 'linear' not supported for gru$"):
         run_forward("gru", arrs, activation="linear")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^lengths must be \(B,\) ints in \[1, T\], got \[0 3\]$"):
         run_forward("gru", arrs, lengths=[0, 3])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^lengths must be \(B,\) ints in \[1, T\], got \[4 3\]$"):
         run_forward("gru", arrs, lengths=[4, 3])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="^bptt_steps must be a positive int or None, got 0$"):
         run_forward("gru", arrs, bptt_steps=0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="^c0 is only meaningful for lstm$"):
         run_forward("gru", {**arrs, "c0": arrs["h0"]})
     with pytest.raises(ValueError, match="leak_rate"):
         run_forward("gru", arrs, leak_rate=0.5)

@@ -367,8 +367,8 @@ PYBIND11_MODULE(_core, m) {
         "gemm",
         [](const py::array& a, const py::array& b, const std::string& isa, int n_threads) {
             const Isa which = parse_isa(isa);
-            return is_float64(a) ? py::object(gemm<double>(a, b, which, n_threads))
-                                 : py::object(gemm<float>(a, b, which, n_threads));
+            return is_float64(a, "a") ? py::object(gemm<double>(a, b, which, n_threads))
+                                      : py::object(gemm<float>(a, b, which, n_threads));
         },
         py::arg("a"), py::arg("b"), py::arg("isa") = "best", py::arg("n_threads") = 1,
         "a @ b with rnnkit's GEMM (tests and benchmarks).");
