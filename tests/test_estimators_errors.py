@@ -717,23 +717,30 @@ def test_class_weight_with_an_unknown_label(forbid_training):
 # --------------------------------------------------------------------------------------------
 
 
+# Bad weights and the start of their message; {name} is the argument they were given as.
+BAD_WEIGHTS = [
+    pytest.param(np.ones(N - 2), r"sample_weight.shape == \(10,\), expected \(12,\)!", id="length"),
+    pytest.param(-np.ones(N), r"Negative values in data passed to `sample_weight`", id="negative"),
+    pytest.param(np.zeros(N), r"Sample weights must contain at least one non-zero", id="all-zero"),
+    pytest.param(np.ones((N, 2)), r"Sample weights must be 1D array or scalar, got 2D", id="2d"),
+    pytest.param(np.full(N, 1e308), r"{name}: the weights' sum overflows float64", id="overflow"),
+]
+
+
 @pytest.mark.parametrize("cls", ESTIMATORS)
-@pytest.mark.parametrize(
-    "weights, message",
-    [
-        (np.ones(N - 2), r"^sample_weight.shape == \(10,\), expected \(12,\)!"),
-        (-np.ones(N), r"^Negative values in data passed to `sample_weight`"),
-        (np.zeros(N), r"^Sample weights must contain at least one non-zero number"),
-        (np.ones((N, 2)), r"^Sample weights must be 1D array or scalar, got 2D array"),
-        (np.full(N, 1e308), r"^sample_weight: the weights' sum overflows float64"),
-    ],
-    ids=["length", "negative", "all-zero", "2d", "overflow"],
-)
-def test_bad_sample_weight(cls, weights, message, forbid_training):
+@pytest.mark.parametrize("weights, message", BAD_WEIGHTS)
+@pytest.mark.parametrize("where", ["sample_weight", "validation_data"])
+def test_bad_sample_weight(cls, weights, message, where, forbid_training):
+    # As fit's sample_weight, or as the third element of validation_data.
     X, y = make_data(cls, "3d")
     forbid_training()
-    with pytest.raises(ValueError, match=message):
-        tiny(cls).fit(X, y, sample_weight=weights)
+    if where == "sample_weight":
+        with pytest.raises(ValueError, match="^" + message.format(name="sample_weight")):
+            tiny(cls).fit(X, y, sample_weight=weights)
+    else:
+        pattern = "^validation_data: " + message.format(name="sample_weight_val")
+        with pytest.raises(ValueError, match=pattern):
+            tiny(cls).fit(X, y, validation_data=(X, y, weights))
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS)
@@ -749,24 +756,6 @@ def test_validation_data_not_a_pair_or_triple(cls, validation_data, forbid_train
     )
     with pytest.raises(ValueError, match=message):
         tiny(cls).fit(X, y, validation_data=validation_data)
-
-
-@pytest.mark.parametrize("cls", ESTIMATORS)
-@pytest.mark.parametrize(
-    "weights, message",
-    [
-        (np.ones(N - 2), r"^validation_data: sample_weight.shape == \(10,\), expected \(12,\)!"),
-        (-np.ones(N), r"^validation_data: Negative values in data passed to `sample_weight`"),
-        (np.zeros(N), r"^validation_data: Sample weights must contain at least one non-zero"),
-        (np.full(N, 1e308), r"^validation_data: sample_weight_val: the weights' sum overflows"),
-    ],
-    ids=["length", "negative", "all-zero", "overflow"],
-)
-def test_bad_validation_sample_weight(cls, weights, message, forbid_training):
-    X, y = make_data(cls, "3d")
-    forbid_training()
-    with pytest.raises(ValueError, match=message):
-        tiny(cls).fit(X, y, validation_data=(X, y, weights))
 
 
 def test_validation_split_of_zero_weights(forbid_training):
