@@ -13,13 +13,12 @@ import numpy as np
 import pytest
 from sklearn.utils.class_weight import compute_class_weight
 
+from _gradcheck import assert_gradients_match_fd
 from rnnkit import RNNClassifier, RNNRegressor
 from rnnkit._inputs import validate_sequences
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
-EPS = 1e-6
-FD_TOL = dict(rtol=1e-6, atol=1e-9)
 N, T, F = 9, 4, 2
 LENGTHS = (4, 1, 3, 2, 4, 3, 2, 4, 1)
 COMMON = dict(hidden_sizes=(3,), dense_sizes=(2,), max_epochs=1, batch_size=N,
@@ -32,10 +31,11 @@ SAMPLE_WEIGHT = _rng.uniform(0.2, 3.0, N)
 
 
 def batch_objective(est, X, y, sample_weight):
-    """The estimator's flat weights and f(weights) -> (loss, gradient) on (X, y) as one
-    mini-batch, with every weight ``fit`` applies."""
+    """f() -> (loss, gradient as one flat vector) of (X, y) as one mini-batch, with every
+    weight ``fit`` applies, at the estimator's current weights: ``params_``, which become
+    views of the flat vector f reads."""
     dtype = np.dtype(est.dtype)
-    flat = est._flat_params(dtype)  # params_ become views of flat
+    flat = est._flat_params(dtype)
     seqs = validate_sequences(est, X, reset=False, dtype=dtype)
     targets = est._validate_targets(y, seqs, reset=False)
     weights = np.ones(len(seqs)) if sample_weight is None else np.asarray(sample_weight)
@@ -45,25 +45,22 @@ def batch_objective(est, X, y, sample_weight):
     l2 = est._l2_factors()
     generator = np.random.default_rng(0)  # no dropout: never drawn from
 
-    def objective(values):
-        flat[...] = values
+    def objective():
         loss, grad, _ = est._batch_gradient(flat, seqs, targets, weights, l2, generator, 1)
         return loss, grad
 
-    return flat.copy(), objective
+    return objective
 
 
-def check_against_finite_differences(objective, start, n_entries=40):
-    loss, grad = objective(start)
-    rng = np.random.default_rng(1)
-    entries = {0, start.size - 1, *rng.choice(start.size, n_entries, replace=False).tolist()}
-    for i in sorted(entries):
-        up, down = start.copy(), start.copy()
-        up[i] += EPS
-        down[i] -= EPS
-        numeric = (objective(up)[0] - objective(down)[0]) / (2 * EPS)
-        np.testing.assert_allclose(grad[i], numeric, **FD_TOL, err_msg=f"entry {i}")
-    objective(start)
+def check_batch_gradient(est, X, y, sample_weight):
+    """The batch gradient against finite differences of the batch loss, parameter by
+    parameter; returns the loss."""
+    objective = batch_objective(est, X, y, sample_weight)
+    loss, grad = objective()
+    params = est.params_
+    ends = np.cumsum([p.size for p in params.values()])[:-1]  # the flat vector's order
+    grads = {name: g.reshape(p.shape) for (name, p), g in zip(params.items(), np.split(grad, ends))}
+    assert_gradients_match_fd(params, lambda _: objective()[0], grads)
     return loss
 
 
@@ -85,8 +82,7 @@ REGRESSION_LOSSES = {
 def test_regressor_batch_gradient(loss, alpha):
     y = np.stack([X[:, :, 0].sum(axis=1), 2.0 * X[:, -1, 1]], axis=1)  # two outputs
     est = RNNRegressor(**COMMON, loss=loss, alpha=alpha).fit(X, y)
-    start, objective = batch_objective(est, X, y, SAMPLE_WEIGHT)
-    value = check_against_finite_differences(objective, start)
+    value = check_batch_gradient(est, X, y, SAMPLE_WEIGHT)
     # The value is the named loss: mean over the outputs, weighted mean over samples.
     per_sample = REGRESSION_LOSSES[loss](est.predict(X) - y).mean(axis=1)
     expected = np.average(per_sample, weights=SAMPLE_WEIGHT) + penalty(est)
@@ -99,8 +95,7 @@ def test_regressor_batch_gradient_per_step_of_ragged_sequences():
     # weight; padded steps never reach it.
     y = [x[:, 0] * 0.5 - x[:, 1] for x in XR]
     est = RNNRegressor(**COMMON, loss="huber", alpha=0.1, return_sequences=True).fit(XR, y)
-    start, objective = batch_objective(est, XR, y, SAMPLE_WEIGHT)
-    value = check_against_finite_differences(objective, start)
+    value = check_batch_gradient(est, XR, y, SAMPLE_WEIGHT)
     errors = np.concatenate([REGRESSION_LOSSES["huber"](p - t) for p, t in zip(est.predict(XR), y)])
     step_weights = np.repeat(SAMPLE_WEIGHT, LENGTHS)
     expected = np.average(errors, weights=step_weights) + penalty(est)
@@ -116,8 +111,7 @@ def test_classifier_batch_gradient(n_classes, class_weight):
     y = np.array([0, 1, 1, 0, 1, 1, 0, 1, 1]) if n_classes == 2 else np.arange(N) % 3
     y[:2] = [0, 2] if n_classes == 3 else y[:2]
     est = RNNClassifier(**COMMON, class_weight=class_weight, alpha=0.2).fit(X, y)
-    start, objective = batch_objective(est, X, y, SAMPLE_WEIGHT)
-    value = check_against_finite_differences(objective, start)
+    value = check_batch_gradient(est, X, y, SAMPLE_WEIGHT)
     # Cross-entropy of each sample's label, weighted by sample weight times class weight.
     proba = est.predict_proba(X)
     per_class = np.ones(n_classes)
@@ -138,8 +132,8 @@ def test_decay_divides_each_sgd_step():
     est.set_params(warm_start=True)
     est.fit(X, y)  # update t = 0
     for t in (1, 2):
-        start, objective = batch_objective(est, X, y, None)
-        _, grad = objective(start)
+        _, grad = batch_objective(est, X, y, None)()
+        start = np.concatenate([p.ravel() for p in est.params_.values()])
         est.fit(X, y)  # update t
         moved = np.concatenate([p.ravel() for p in est.params_.values()]) - start
         np.testing.assert_allclose(moved, -0.1 / (1 + 0.5 * t) * grad, rtol=1e-10, atol=1e-15)

@@ -23,12 +23,10 @@ cost time (a lot of it on a busy machine).
 import numpy as np
 import pytest
 
+from _gradcheck import EPS, FD_TOL, assert_gradients_match_fd
 from _problems import CELL_ACTIVATIONS
 from rnnkit import _losses, _network
 
-EPS = 1e-6  # central differences: truncation ~EPS**2, round-off ~1e-16 / EPS
-FD_TOL = dict(rtol=1e-6, atol=1e-9)
-ENTRIES_PER_PARAM = 6  # random entries checked per parameter, besides the first and last
 BATCH, STEPS, N_INPUTS = 4, 5, 3
 LENGTHS = np.array([5, 1, 3, 4])  # a full row, a length-1 row and two in between
 CLASSIFICATION = ("binary", "softmax")
@@ -124,15 +122,6 @@ def make_targets(kind, output, rng):
     return output + sign * size
 
 
-def fd_entries(shape, rng):
-    """Flat indices to check: the first, the last and a few random ones."""
-    size = int(np.prod(shape))
-    if size <= ENTRIES_PER_PARAM + 2:
-        return np.arange(size)
-    picked = rng.choice(np.arange(1, size - 1), ENTRIES_PER_PARAM, replace=False)
-    return np.concatenate([[0], np.sort(picked), [size - 1]])
-
-
 def network_problem(spec, kind, ragged, seed=0, mask_seed=7):
     """(params, loss_of(params), analytic gradients(params, bptt_steps))."""
     params = make_params(spec, seed)
@@ -163,30 +152,6 @@ def network_problem(spec, kind, ragged, seed=0, mask_seed=7):
         return _network.backward(spec, p, tape, d_output, bptt_steps=bptt_steps, n_threads=1)
 
     return params, loss_of, gradients
-
-
-def assert_gradients_match_fd(params, loss_of, grads, seed=0):
-    assert list(grads) == list(params)  # every parameter, in the params' order
-    rng = np.random.default_rng(seed)
-    for name, value in params.items():
-        assert grads[name].shape == value.shape, name
-        assert grads[name].dtype == np.float64, name
-        # a parameter the loss does not reach would make the comparison below vacuous
-        assert np.abs(grads[name]).max() > 1e-6, f"{name}: zero gradient"
-        entries = fd_entries(value.shape, rng)
-        fd = np.empty(len(entries))
-        flat = value.reshape(-1)  # a view: perturbs params[name] in place
-        for j, i in enumerate(entries):
-            saved = flat[i]
-            flat[i] = saved + EPS
-            up = loss_of(params)
-            flat[i] = saved - EPS
-            down = loss_of(params)
-            flat[i] = saved
-            fd[j] = (up - down) / (2 * EPS)
-        np.testing.assert_allclose(
-            grads[name].reshape(-1)[entries], fd, **FD_TOL, err_msg=f"gradient of {name}"
-        )
 
 
 # -- whole-network gradients -------------------------------------------------------------
