@@ -45,6 +45,18 @@ def test_readout_equals_a_ridge_solve_on_the_reservoir_states(leak_rate, sample_
     np.testing.assert_allclose(model.predict(X), ridge.predict(states[:, -1]), atol=1e-9)
 
 
+def test_weights_near_the_float64_limit_fit_as_their_ratios_to_ridge_do():
+    # Weights of 1e308 overflowed the weighted sums (LinAlgError from the solve); only
+    # their ratio to ridge matters, so they equal unit weights with ridge / 1e308.
+    rng = np.random.default_rng(3)
+    X, y = rng.standard_normal((60, 10, 1)), rng.standard_normal(60)
+    huge = EchoStateRegressor(n_reservoir=20, ridge=1e300, random_state=0)
+    huge.fit(X, y, sample_weight=np.full(60, 1e308))
+    unit = EchoStateRegressor(n_reservoir=20, ridge=1e-8, random_state=0).fit(X, y)
+    np.testing.assert_allclose(huge.coef_, unit.coef_, rtol=1e-7)
+    np.testing.assert_allclose(huge.predict(X), unit.predict(X), rtol=1e-7, atol=1e-12)
+
+
 def test_return_sequences_fits_every_step_after_the_washout():
     rng = np.random.default_rng(1)
     X, y = rng.standard_normal((6, 30, 1)), rng.standard_normal((6, 30))

@@ -198,6 +198,11 @@ def ridge_readout(features, targets, weights, ridge):
     (k,), the objective of scikit-learn's ``Ridge``: centre features and targets on their
     weighted means, then solve ``(F^T diag(w) F + ridge I) W^T = F^T diag(w) Y``.
     """
+    # Only the weights' ratio to ridge matters: dividing both by a power of two near the
+    # largest weight is exact, and keeps weights near float64's limit from overflowing
+    # the sums and the Gram matrix.
+    scale = np.ldexp(1.0, np.frexp(weights.max())[1] - 1)
+    weights, ridge = weights / scale, ridge / scale
     total = weights.sum()
     feature_mean = weights @ features / total
     target_mean = weights @ targets / total
