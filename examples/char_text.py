@@ -67,8 +67,10 @@ def main(argv=None):
     cut = int(0.85 * len(text))
     train_text, test_text = text[:cut], text[cut:]
     X, y = vocabulary.windows(train_text, length, step=3)
-    # Windows that do not overlap: every held-out character is scored once.
-    X_test, y_test = vocabulary.windows(test_text, length, step=length)
+    # The held-out text as one sequence, its state carried through as generate carries
+    # it: every held-out character after the first is scored once (windows of `length`
+    # with step `length` left the tail out).
+    X_test, y_test = vocabulary.windows(test_text, len(test_text) - 1)
 
     model = RNNClassifier(
         cell="lstm",
@@ -91,7 +93,7 @@ def main(argv=None):
     common, _ = Counter(train_text[1:]).most_common(1)[0]
     print(
         f"score: next-character accuracy {test_accuracy:.3f} on the held-out last "
-        f"{len(test_text)} characters (train {model.score(X, y):.3f}; always {common!r}: "
+        f"{y_test.size} characters (train {model.score(X, y):.3f}; always {common!r}: "
         f"{np.mean(y_test == common):.3f})"
     )
 

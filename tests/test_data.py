@@ -95,6 +95,9 @@ def test_make_windows_returns_read_only_views(shape, horizon):
         X[0, 0, 0] = 1.0
     with pytest.raises(ValueError, match="read-only"):
         y[0] = 1.0
+    for window in (X, y):  # nor can they be made writable, a step to the series
+        with pytest.raises(ValueError, match="cannot set WRITEABLE flag"):
+            window.flags.writeable = True
     # The series itself stays writable, and the windows show what it holds.
     series[6] = -1.0
     assert y.flat[0] == -1.0
@@ -334,6 +337,11 @@ def test_pad_sequences_rejects_non_numeric_items():
         (dict(dtype=int, value=np.nan), ValueError, "value: nan is not a value of the .* int64"),
         (dict(dtype=int, value=0.5), ValueError, "value: 0.5 is not a value of the .* int64"),
         (dict(dtype=np.int8, value=300), ValueError, "value: 300 is not a value of the"),
+        (
+            dict(dtype=np.float32, value=1e300),
+            ValueError,
+            "value: 1e[+]300 is beyond the range of the result's dtype float32",
+        ),
         (dict(value=None), TypeError, "value: expected a real number, got None"),
         (dict(value="x"), TypeError, "value: expected a real number, got 'x'"),
         (dict(dtype=str), TypeError, r"dtype: expected a numeric dtype \(bool, integer or"),
@@ -345,6 +353,22 @@ def test_pad_sequences_rejects_a_value_its_dtype_cannot_hold(options, error, mes
         pad_sequences([[1, 2], [3]], **options)
     assert pad_sequences([[1, 2], [3]], dtype=int, value=-1)[0].tolist() == [[1, 2], [3, -1]]
     assert np.isnan(pad_sequences([[1.0, 2.0], [3.0]], value=np.nan)[0][1, 1])
+
+
+def test_pad_sequences_rejects_values_an_integer_dtype_cannot_hold():
+    # Keras casts these silently (NaN to INT64_MIN, 300 to 44 in uint8).
+    for sequences, dtype in [
+        ([[1.0, np.nan], [2.0]], np.int64),
+        ([[1.0, 2.5]], np.int32),
+        ([np.array([300, 2])], np.uint8),
+        ([[0.0, 2.0]], bool),
+    ]:
+        with pytest.raises(ValueError, match=r"^sequences\[0\]: has values that dtype"):
+            pad_sequences(sequences, dtype=dtype)
+    exact = pad_sequences([[1.0, 2.0], np.array([255], np.int64)], dtype=np.uint8)[0]
+    np.testing.assert_array_equal(exact, [[1, 2], [255, 0]])
+    # A float dtype rounds, as any cast to it does.
+    assert pad_sequences([[0.1]], dtype=np.float32)[0][0, 0] == np.float32(0.1)
 
 
 @pytest.mark.parametrize("name", ["padding", "truncating"])
@@ -371,6 +395,10 @@ def test_to_ragged_pre_takes_the_last_steps():
     post = to_ragged(padded, [1, 3])
     np.testing.assert_array_equal(post[0], [0])
     np.testing.assert_array_equal(post[1], [3, 4, 5])
+
+
+def test_to_ragged_of_no_rows_is_an_empty_list():
+    assert to_ragged(np.zeros((0, 3)), []) == []  # np.asarray([]) is float64
 
 
 def test_to_ragged_returns_views():
@@ -465,6 +493,18 @@ def test_mackey_glass_is_deterministic(chaotic):
     assert np.all((generated > 0) & (generated < 1.5))
 
 
+def test_mackey_glass_feedback_vanishes_where_its_power_overflows():
+    # x(t - tau)**n beyond float64 (an OverflowError from Python's float power) is a
+    # feedback of 0 to precision: the series only decays, at rate gamma.
+    for kwargs in ({"x0": 1e40}, {"n": 5000.0}):
+        series = mackey_glass(50, **kwargs)
+        assert np.isfinite(series).all() and (series > 0).all()
+    decayed = mackey_glass(3, x0=1e40, tau=1.0, dt=0.01, subsample=100)
+    np.testing.assert_allclose(
+        decayed, 1e40 * np.exp(-0.1 * np.array([500.0, 501, 502])), rtol=1e-6
+    )
+
+
 def test_mackey_glass_works_with_make_windows():
     X, y = make_windows(mackey_glass(100), lookback=20, horizon=5)
     assert X.shape == (76, 20, 1)
@@ -491,8 +531,14 @@ def test_mackey_glass_works_with_make_windows():
         ({"dt": 1e-310}, ValueError, "dt: 1e-310 needs about inf integration steps"),
         ({"tau": 1e18}, ValueError, "dt: 0.1 needs about 1e.19 integration steps"),
         ({"random_state": True}, TypeError, "random_state: expected an int, a generator"),
+        # a step too long for the decay leaves the positive series, and growth without
+        # decay float64's range (an OverflowError from Python's float power before)
+        ({"dt": 2.0, "gamma": 3.0, "n": 9.5}, ValueError,
+         r"^dt: the integration at dt=2.0 diverged .*below about 2.8 / gamma = 0.933"),
+        ({"gamma": 0.0, "beta": 1e300, "n": 0.5}, ValueError,
+         r"^beta: 1e\+300 with gamma=0 grows the series beyond float64's range"),
     ],
-)
+)  # fmt: skip
 def test_mackey_glass_errors(kwargs, error, message):
     kwargs = {"n_steps": 10, **kwargs}
     with pytest.raises(error, match=message):

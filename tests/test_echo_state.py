@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from sklearn.linear_model import Ridge
+from sklearn.metrics import r2_score
 
 from rnnkit import EchoStateClassifier, EchoStateRegressor
 from rnnkit.data import mackey_glass, make_windows
@@ -67,6 +68,27 @@ def test_return_sequences_fits_every_step_after_the_washout():
     ridge = Ridge(alpha=1e-3).fit(states, y[:, 10:].reshape(-1))
     np.testing.assert_allclose(model.coef_[0], ridge.coef_, rtol=1e-6, atol=1e-9)
     assert model.predict(X).shape == (6, 30)
+
+
+def test_score_counts_the_steps_the_readout_is_fitted_on():
+    # The washout's steps are left out of the fit, so out of the score too: counting
+    # them made any washout > 0 look worse in a grid search.
+    rng = np.random.default_rng(4)
+    X = [rng.standard_normal((n, 1)) for n in (8, 30, 12)]
+    y = [np.cumsum(x[:, 0]) for x in X]
+    labels = [(target > 0).astype(int) for target in y]
+    regressor = EchoStateRegressor(n_reservoir=20, washout=10, return_sequences=True)
+    classifier = EchoStateClassifier(n_reservoir=20, washout=10, return_sequences=True)
+    regressor.fit(X, y)
+    classifier.fit(X, labels)
+    kept = [slice(10, None)] * 3
+    truth = np.concatenate([target[s] for target, s in zip(y, kept)])
+    predicted = np.concatenate([p[s] for p, s in zip(regressor.predict(X), kept)])
+    assert regressor.score(X, y) == pytest.approx(r2_score(truth, predicted), rel=1e-12)
+    hits = sum(np.sum(p[10:] == t[10:]) for p, t in zip(classifier.predict(X), labels))
+    assert classifier.score(X, labels) == pytest.approx(hits / 22, rel=1e-12)
+    with pytest.raises(ValueError, match=r"^X: no sequence is longer than washout=10 steps"):
+        regressor.score([x[:10] for x in X], [t[:10] for t in y])
 
 
 def test_ragged_sequences_never_fit_their_padding():

@@ -132,6 +132,10 @@ def test_grid_search_with_a_time_series_split():
          r"^series\[1\]: expected at least one step"),
         ((SERIES[:60],), dict(lookback=5, early_stopping=True, validation_fraction=0.001),
          r"^validation_fraction: 0.001 of 55 windows leaves no window for training or for"),
+        ((SERIES[:60],), dict(lookback=5, early_stopping=True, validation_fraction=0.995),
+         r"^validation_fraction: 0.995 of 55 windows leaves no window"),
+        ((np.array(["1.5", "2.5"] * 20),), dict(lookback=5),
+         r"^series: expected numbers, got an array of dtype <U3"),
     ],
 )  # fmt: skip
 def test_fit_errors(fit_args, params, match):
@@ -155,6 +159,35 @@ def test_predict_errors(recursive):
         recursive.score(SERIES[:20])
 
 
+def test_dataframe_columns_are_kept_and_checked():
+    pandas = pytest.importorskip("pandas")
+    frame = pandas.DataFrame({"temp": SERIES[:120], "sales": 2 * SERIES[:120] + 5})
+    model = RNNForecaster(lookback=10, **{**SMALL, "max_epochs": 2}).fit(frame)
+    assert list(model.feature_names_in_) == ["temp", "sales"]
+    swapped = frame[["sales", "temp"]]
+    match = r"has columns \['sales', 'temp'\], but the forecaster was fitted on \['temp', 'sales'\]"
+    with pytest.raises(ValueError, match="^history: " + match):
+        model.predict(2, history=swapped)
+    with pytest.raises(ValueError, match="^series: " + match):
+        model.score(swapped)
+    with pytest.raises(ValueError, match=r"^series: every series must have the same columns"):
+        clone(model).fit([frame, swapped])
+    # An array has no names to check; the same values forecast the same.
+    np.testing.assert_array_equal(
+        model.predict(2, history=frame.to_numpy()), model.predict(2, history=frame)
+    )
+    assert not hasattr(model.fit(frame.to_numpy()), "feature_names_in_")
+
+
+def test_predict_keeps_the_fitted_windows_after_set_params():
+    model = RNNForecaster(lookback=8, horizon=2, strategy="direct", **SMALL).fit(SERIES[:150])
+    forecast, score = model.predict(5), model.score(SERIES[150:200])
+    model.set_params(lookback=3, horizon=4, strategy="recursive")
+    np.testing.assert_array_equal(model.predict(5), forecast)
+    np.testing.assert_array_equal(model.predict(5, history=SERIES[:150]), forecast)
+    assert model.score(SERIES[150:200]) == score
+
+
 def test_a_list_of_rows_gets_a_hint():
     with pytest.raises(ValueError, match=r"read as several series: pass a 2-D series as an array"):
         RNNForecaster(lookback=10, **SMALL).fit([[v] for v in SERIES[:100]])
@@ -167,6 +200,9 @@ def test_warm_start_keeps_the_scaling_and_checks_the_outputs():
     assert model.scaler_ is scaler
     with pytest.raises(ValueError, match="warm_start: the fitted network outputs 1 values"):
         model.set_params(strategy="direct", horizon=3).fit(SERIES[:150])
+    with pytest.raises(ValueError, match=r"^series: has 2 feature\(s\), but the fitted network"):
+        model.set_params(strategy="recursive").fit(np.ones((150, 2)))
+    assert model.scaler_ is scaler and model.n_features_in_ == 1
 
 
 def test_a_failed_warm_fit_keeps_the_fitted_model_and_its_settings():

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from sklearn.exceptions import NotFittedError  # noqa: E402
 from sklearn.linear_model import LinearRegression  # noqa: E402
 
-from rnnkit import RNNClassifier, RNNRegressor, plotting  # noqa: E402
+from rnnkit import RNNClassifier, RNNForecaster, RNNRegressor, plotting  # noqa: E402
 from rnnkit.plotting import (  # noqa: E402
     plot_forecast,
     plot_history,
@@ -150,6 +150,8 @@ def test_history_of_one_epoch_is_a_visible_point(windows):
 def test_history_needs_a_fitted_rnnkit_model(windows):
     with pytest.raises(NotFittedError, match="plot_history: .*has no history_; fit it first"):
         plot_history(_regressor())
+    with pytest.raises(NotFittedError, match="plot_history: This RNNForecaster instance is not"):
+        plot_history(RNNForecaster())
     X, y = windows
     with pytest.raises(TypeError, match="LinearRegression has no history_"):
         plot_history(LinearRegression().fit(X[:, :, 0], y))
@@ -252,9 +254,17 @@ def test_forecast_labels_columns_with_dataframe_names():
         ({"y_true": None, "y_pred": [1.0, 2.0], "index": [1, 2, 3]}, "index: .*length 2"),
         (
             {"y_true": None, "y_pred": [1.0, 2.0], "history": [0.0], "index": [1]},
-            r"index: .*length 2 \(y_pred's\) or 3",
+            r"index: expected a 1-D sequence of length 3 \(history's 1 \+ y_pred's 2\)",
+        ),
+        (  # an index for y_pred alone would leave the history's dates unknown
+            {"y_true": None, "y_pred": [1.0, 2.0], "history": [0.0], "index": [5, 6]},
+            r"index: expected a 1-D sequence of length 3 \(history's 1 \+ y_pred's 2\)",
         ),
         ({"y_true": None, "y_pred": [1.0], "labels": ("one",)}, "labels: expected a pair"),
+        (
+            {"y_true": None, "y_pred": [1.0], "labels": (1, 2)},
+            r"labels: expected a pair .*\(1, 2\)",
+        ),
     ],
 )
 def test_forecast_errors_name_the_argument(kwargs, match):

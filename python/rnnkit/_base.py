@@ -12,7 +12,8 @@ optional validation, sklearn callbacks where scikit-learn has them, and two guar
   returns the fitted estimator, as scikit-learn's MLP does;
 - a call that fails before one of its epochs finishes, whatever the error, puts the
   estimator back as it was: a first fit leaves it unfitted, a later one keeps the model
-  fitted before (Ctrl-C then warns and returns it).
+  fitted before (Ctrl-C then warns and returns it); only the optimizer's moments,
+  updated in place, restart.
 
 All parameters live in one flat vector; ``params_`` holds views into it, so the optimizer
 updates everything in a few vector operations.

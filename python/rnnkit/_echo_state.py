@@ -111,7 +111,7 @@ class BaseEchoState(SequenceEstimator):
             )
         # With return_sequences the readout is fitted on the valid steps past the washout;
         # check_sample_weight has made sure some sample, not some such step, has weight.
-        fit_mask = seqs.step_mask() & (np.arange(seqs.x.shape[1]) >= self.washout)
+        fit_mask = self._readout_steps(seqs)
         if self.return_sequences and not (weights[:, None] * fit_mask).sum() > 0:
             raise ValueError(
                 "sample_weight: the samples (or steps past the washout) the readout is "
@@ -183,12 +183,24 @@ class BaseEchoState(SequenceEstimator):
         )
         return rows.reshape(*states.shape[:-1], -1) + self.intercept_
 
+    def _readout_steps(self, seqs):
+        """(n, T) mask of the steps the readout is fitted and scored on: the valid ones
+        past the washout."""
+        return seqs.step_mask() & (np.arange(seqs.x.shape[1]) >= self.washout)
+
     def _predicted_rows(self, seqs, targets, weights):
-        """Outputs, targets and weights of every valid step (or sequence), for ``score``."""
+        """Outputs, targets and weights of every sequence, or of every step the readout
+        is fitted on, for ``score``."""
         output = self._readout(seqs)
         if not self.return_sequences:
             return output, targets, weights
-        return step_rows(seqs.step_mask(), output, targets, weights)
+        steps = self._readout_steps(seqs)
+        if not steps.any():
+            raise ValueError(
+                f"X: no sequence is longer than washout={self.washout} steps, so there is "
+                "no step to score"
+            )
+        return step_rows(steps, output, targets, weights)
 
 
 def ridge_readout(features, targets, weights, ridge):
@@ -265,7 +277,8 @@ class EchoStateRegressor(RegressorMixin, RegressionTargets, BaseEchoState):
         return self._per_sample(seqs, output)
 
     def score(self, X, y, sample_weight=None):
-        """R² of the predictions (over every valid step with ``return_sequences``)."""
+        """R² of the predictions; with ``return_sequences``, over the valid steps past
+        the washout, those the readout is fitted on."""
         return self._score(X, y, sample_weight)
 
     def _readout_targets(self, targets):
@@ -299,7 +312,8 @@ class EchoStateClassifier(ClassifierMixin, ClassificationTargets, BaseEchoState)
         return self._per_sample(seqs, self.classes_[self._class_indices(output)])
 
     def score(self, X, y, sample_weight=None):
-        """Accuracy (over every valid step with ``return_sequences``)."""
+        """Accuracy; with ``return_sequences``, over the valid steps past the washout,
+        those the readout is fitted on."""
         return self._score(X, y, sample_weight)
 
     def _validation_score(self, output, target, weight):

@@ -92,8 +92,9 @@ _LOSS_DOC = """    loss : {"mse", "mae", "huber"}, default="mse"
 _CLASS_WEIGHT_DOC = """    class_weight : dict, "balanced" or None, default=None
         Weights of each class's samples (or steps), multiplying ``sample_weight``, in
         training only (the validation loss and score use ``sample_weight`` alone, as in
-        Keras). "balanced" is ``n_samples / (n_classes * count)`` from ``fit``'s labels;
-        ``partial_fit`` refuses it, as scikit-learn's ``SGDClassifier`` does.
+        Keras). "balanced" is ``n_samples / (n_classes * count)`` from the labels ``fit``
+        trains on (not an ``early_stopping`` split's); ``partial_fit`` refuses it, as
+        scikit-learn's ``SGDClassifier`` does.
 """
 
 

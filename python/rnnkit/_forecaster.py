@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import inspect
 from numbers import Integral
+from typing import NamedTuple
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
 from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import _get_feature_names, check_array, check_is_fitted
 
 from ._estimators import RNNRegressor
 from .data import make_windows
@@ -44,7 +45,11 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         ``predict`` continues for any number of steps, block after block.
     scale : bool, default=True
         Scale each feature of the series to [0, 1] (a ``MinMaxScaler`` fitted on the
-        training series) before the network sees it, and back afterwards.
+        training series) before the network sees it, and back afterwards. Several
+        series share one scaler, as they share one network, which must read a value
+        the same way whatever series it comes from: a series whose range is a sliver
+        of the others' is barely seen. Standardize such series each on its own first,
+        or fit one forecaster per series.
     **regressor_params
         Any parameter of :class:`RNNRegressor` except ``return_sequences``, e.g.
         ``cell``, ``hidden_sizes``, ``max_epochs``, ``random_state``.
@@ -56,6 +61,9 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
     scaler_ : MinMaxScaler or None
     n_features_in_ : int
         Features per step of the series.
+    feature_names_in_ : array of str
+        The columns of a fitted DataFrame (only then); ``predict``'s ``history`` and
+        ``score``'s series must have the same columns in the same order.
     history_ : dict of lists
         The regressor's training history (``loss``, ``val_loss``, ...).
     last_windows_ : list of arrays (lookback, n_features)
@@ -108,7 +116,8 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         series as an array. ``y`` is ignored: the targets are the series' own next
         values. It exists so that ``GridSearchCV(..., cv=TimeSeriesSplit())`` can call
         ``fit(series)``. With ``warm_start``, training continues from the fitted weights
-        and the fitted scaling.
+        and the fitted scaling. ``predict`` and ``score`` keep to the ``lookback``,
+        ``horizon`` and ``strategy`` of the last fit.
         """
         many, parts = _as_series(series, "series")
         n_features = parts[0].shape[1]
@@ -117,7 +126,9 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
                 f"series: every series must have the same number of features, got "
                 f"{[part.shape[1] for part in parts]}"
             )
-        target_steps = self._block()
+        names = _feature_names(series, many, "series")
+        design = _Design(self.lookback, self.horizon, self.strategy)
+        target_steps = design.block
         for i, part in enumerate(parts):
             if len(part) < self.lookback + target_steps:
                 where = f"series[{i}]" if many else "series"
@@ -133,6 +144,13 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
                     f"{self.lookback + target_steps}{hint}"
                 )
         warm = self.warm_start and hasattr(self, "regressor_")
+        if warm and n_features != self.n_features_in_:
+            raise ValueError(
+                f"series: has {n_features} feature(s), but the fitted network reads "
+                f"{self.n_features_in_}; fit with warm_start=False"
+            )
+        if warm:
+            _check_names(getattr(self, "feature_names_in_", None), names, "series")
         if warm and self.regressor_.n_outputs_ != target_steps * n_features:
             raise ValueError(
                 f"warm_start: the fitted network outputs {self.regressor_.n_outputs_} values, "
@@ -160,7 +178,8 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
             validation = _stack([(X_p[cut:], y_p[cut:]) for (X_p, y_p), cut in zip(windows, cuts)])
             if len(validation[0]) == 0 or len(X) == 0:
                 raise ValueError(
-                    f"validation_fraction: {self.validation_fraction} of {len(X)} windows "
+                    f"validation_fraction: {self.validation_fraction} of "
+                    f"{sum(len(X_part) for X_part, _ in windows)} windows "
                     "leaves no window for training or for validation"
                 )
 
@@ -178,6 +197,11 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         self.regressor_ = regressor
         self.scaler_ = scaler
         self.n_features_in_ = n_features
+        if names is not None:
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        self._design = design
         self.last_windows_ = [part[-self.lookback :].copy() for part in parts]
         self._fitted_many = many
         self._univariate = _univariate(series, many)
@@ -216,11 +240,11 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
             many, contexts = self._fitted_many, self.last_windows_
             univariate = self._univariate
         else:
-            many, parts = _as_series(history, "history")
+            many, parts = self._checked_series(history, "history")
             univariate = _univariate(history, many)
             for i, part in enumerate(parts):
                 self._check_context(part, f"history[{i}]" if many else "history")
-            contexts = [part[-self.lookback :] for part in parts]
+            contexts = [part[-self._design.lookback :] for part in parts]
         contexts = [self._scaled(context) for context in contexts]
         forecast = self._unscaled(self._forecast(np.stack(contexts), int(steps)))
         # A 1-D series is continued as 1-D values, as the user gave it.
@@ -235,34 +259,39 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         a time-series split in ``GridSearchCV`` asks of the held-out segment.
         """
         check_is_fitted(self, "regressor_")
-        _, parts = _as_series(series, "series")
+        _, parts = self._checked_series(series, "series")
+        lookback, horizon = self._design.lookback, self._design.horizon
         truths, forecasts = [], []
         for i, part in enumerate(parts):
             where = f"series[{i}]" if len(parts) > 1 else "series"
-            self._check_context(part, where, extra=self.horizon)
-            X, y_true = make_windows(part, self.lookback, horizon=self.horizon)
+            self._check_context(part, where, extra=horizon)
+            X, y_true = make_windows(part, lookback, horizon=horizon)
             scaled = np.stack([self._scaled(window) for window in X])
-            forecast = self._unscaled(self._forecast(scaled, self.horizon))
+            forecast = self._unscaled(self._forecast(scaled, horizon))
             truths.append(np.asarray(y_true).reshape(len(X), -1))
             forecasts.append(forecast.reshape(len(X), -1))
         return r2_score(np.concatenate(truths), np.concatenate(forecasts))
 
     # -- helpers -------------------------------------------------------------------------
 
-    def _block(self):
-        """Steps the network outputs per call."""
-        return self.horizon if self.strategy == "direct" else 1
+    def _checked_series(self, value, name):
+        """``_as_series(value, name)``, its columns checked against the fitted ones."""
+        many, parts = _as_series(value, name)
+        _check_names(
+            getattr(self, "feature_names_in_", None), _feature_names(value, many, name), name
+        )
+        return many, parts
 
     def _forecast(self, contexts, steps):
         """Scaled (B, lookback, F) histories -> scaled (B, steps, F) continuations, one
         network call per block of steps, each block appended to the history."""
         batch, _, n_features = contexts.shape
-        block = self._block()
+        block, lookback = self._design.block, self._design.lookback
         produced = []
         for _ in range(-(-steps // block)):
             predicted = self.regressor_.predict(contexts).reshape(batch, block, n_features)
             produced.append(predicted)
-            contexts = np.concatenate([contexts, predicted], axis=1)[:, -self.lookback :]
+            contexts = np.concatenate([contexts, predicted], axis=1)[:, -lookback:]
         return np.concatenate(produced, axis=1)[:, :steps]
 
     def _check_context(self, part, where, extra=0):
@@ -272,10 +301,11 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
                 f"{where}: has {part.shape[1]} features, but RNNForecaster is expecting "
                 f"{self.n_features_in_} features as input"
             )
-        if len(part) < self.lookback + extra:
+        lookback = self._design.lookback
+        if len(part) < lookback + extra:
             raise ValueError(
                 f"{where}: has {len(part)} steps, but needs at least "
-                f"{self.lookback + extra} (lookback={self.lookback}"
+                f"{lookback + extra} (lookback={lookback}"
                 + (f" + horizon={extra})" if extra else ")")
             )
         return part
@@ -296,6 +326,42 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         tags.requires_fit = True
         tags.target_tags.required = False
         return tags
+
+
+class _Design(NamedTuple):
+    """The windows a fit trained on, which predict and score keep to whatever
+    set_params has changed since."""
+
+    lookback: int
+    horizon: int
+    strategy: str
+
+    @property
+    def block(self):
+        """Steps the network outputs per call."""
+        return self.horizon if self.strategy == "direct" else 1
+
+
+def _feature_names(value, many, name):
+    """The column names of a DataFrame series (the same for each of a list), or None."""
+    names = [_get_feature_names(item) for item in (value if many else [value])]
+    first = names[0]
+    if any(
+        (other is None) != (first is None) or (other is not None and list(other) != list(first))
+        for other in names
+    ):
+        raise ValueError(f"{name}: every series must have the same columns in the same order")
+    return first
+
+
+def _check_names(fitted, given, name):
+    """Columns given to predict or score against the fitted ones: a mismatch is an
+    error, as in scikit-learn; a side without names (an array) is accepted."""
+    if fitted is not None and given is not None and list(fitted) != list(given):
+        raise ValueError(
+            f"{name}: has columns {list(given)}, but the forecaster was fitted on "
+            f"{list(fitted)}; the columns must match, in the same order"
+        )
 
 
 def _stack(pairs):
@@ -329,6 +395,8 @@ def _as_series(value, name):
             )
         if len(array) == 0:
             raise ValueError(f"{where}: expected at least one step, got shape {array.shape}")
+        if array.dtype.kind not in "biufO":
+            raise ValueError(f"{where}: expected numbers, got an array of dtype {array.dtype}")
         array = check_array(
             array[:, None] if array.ndim == 1 else array,
             dtype=np.float64,

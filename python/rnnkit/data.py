@@ -101,18 +101,14 @@ def make_windows(series, lookback, horizon=1, step=1):
     # sliding_window_view appends the window axis last: (windows, F, lookback).
     windows = sliding_window_view(table, lookback, axis=0)
     X = windows[: (n - 1) * step + 1 : step].transpose(0, 2, 1)
-    targets = table[lookback:]
+    # y is a window view too, even of one step: numpy lets a plain slice of a writable
+    # series be made writable again, and a write to it would reach the series.
+    y = sliding_window_view(table[lookback:], horizon, axis=0)[: (n - 1) * step + 1 : step]
+    y = y.transpose(0, 2, 1)  # (windows, horizon, F)
     if horizon == 1:
-        y = targets[: (n - 1) * step + 1 : step]
-        if array.ndim == 1:
-            y = y[:, 0]
-        # A plain slice would be writable, unlike X; one rule for both is easier to
-        # document and keeps a stray write from reaching the series.
-        y = y.view()
-        y.flags.writeable = False
-    else:
-        y = sliding_window_view(targets, horizon, axis=0)[: (n - 1) * step + 1 : step]
-        y = y[:, 0, :] if array.ndim == 1 else y.transpose(0, 2, 1)
+        y = y[:, 0]
+    if array.ndim == 1:
+        y = y[..., 0]
     return X, y
 
 
@@ -127,11 +123,15 @@ def pad_sequences(
 ):
     """Pad a list of sequences of different lengths into one array, with their lengths.
 
-    Like Keras' ``pad_sequences``, with two differences: this one returns the lengths
-    as well, and pads at the end (``padding="post"``) by default where Keras pads at the
-    start. rnnkit's ``lengths`` follow PyTorch's packed sequences: the valid steps of
-    row ``b`` are the first ``lengths[b]``, so post-padding is what
-    :func:`rnnkit.ops.rnn_forward` and the estimators expect.
+    Like Keras' ``pad_sequences``, with these differences: this one returns the
+    lengths as well; it pads and truncates at the end (``padding="post"``,
+    ``truncating="post"``) by default, where Keras does both at the start; its result
+    keeps a float dtype (Keras' default is int32); and a result of an integer or bool
+    dtype must hold every value exactly, where Keras casts NaN, fractions and values
+    out of range silently. rnnkit's ``lengths`` follow PyTorch's packed sequences: the
+    valid steps of row ``b`` are the first ``lengths[b]``, so post-padding is what
+    :func:`rnnkit.ops.forward` and the estimators expect. Pass
+    ``truncating="pre"`` to keep the last steps of long sequences, as Keras does.
 
     Parameters
     ----------
@@ -165,8 +165,9 @@ def pad_sequences(
     ValueError
         If ``sequences`` is empty, a sequence is empty, not 1-D or 2-D, or differs from
         the first in dimensions or features, ``maxlen`` is below 1, ``padding`` or
-        ``truncating`` is not "pre" or "post", or ``dtype`` cannot hold ``value``
-        exactly (NaN in an integer dtype, 0.5 in an integer one).
+        ``truncating`` is not "pre" or "post", ``dtype`` cannot hold ``value`` (NaN or
+        0.5 in an integer dtype, 1e300 in float32), or an integer or bool ``dtype``
+        cannot hold a sequence's values exactly (NaN, 2.5, 300 in uint8).
 
     See Also
     --------
@@ -218,6 +219,16 @@ def pad_sequences(
             dtype = np.dtype(np.float64)
     dtype = _numeric_dtype(dtype)
     _check_pad_value(value, dtype)
+    if dtype.kind in "biu":
+        for index, item in enumerate(items):
+            # NaN, fractions and values out of range would be cast silently.
+            with np.errstate(invalid="ignore", over="ignore"):
+                exact = np.array_equal(item.astype(dtype), item)
+            if not exact:
+                raise ValueError(
+                    f"sequences[{index}]: has values that dtype {dtype} cannot hold exactly "
+                    "(NaN, fractions or values out of its range); pass a float dtype"
+                )
     longest = max(item.shape[0] for item in items)
     steps = longest if maxlen is None else maxlen
     padded = np.full((len(items), steps) + first.shape[1:], value, dtype=dtype)
@@ -254,6 +265,10 @@ def _check_pad_value(value, dtype):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"value: expected a real number, got {value!r}")
     if dtype.kind == "f":
+        with np.errstate(over="ignore"):
+            overflows = np.isfinite(value) and not np.isfinite(dtype.type(value))
+        if overflows:
+            raise ValueError(f"value: {value!r} is beyond the range of the result's dtype {dtype}")
         return
     if not np.isfinite(value) or value != np.asarray(value).astype(dtype):
         raise ValueError(f"value: {value!r} is not a value of the result's dtype {dtype}")
@@ -303,6 +318,8 @@ def to_ragged(padded, lengths, *, padding="post"):
         )
     n, steps = array.shape[:2]
     counts = np.asarray(lengths)
+    if counts.size == 0 and counts.dtype.kind == "f":  # np.asarray([]) is float64
+        counts = counts.astype(np.int64)
     if counts.dtype.kind not in "iu":
         raise TypeError(f"lengths: expected an integer array, got dtype {counts.dtype}")
     if counts.shape != (n,):
@@ -460,21 +477,44 @@ def mackey_glass(
     (o0, w0), (o1, w1), (o2, w2) = taps
 
     def rate(value, delayed):
-        return beta * delayed / (1.0 + delayed**n) - gamma * value
+        if not delayed >= 0.0:  # the exact series stays positive; a step too long left it
+            raise _Diverged
+        try:
+            feedback = delayed / (1.0 + delayed**n)
+        except OverflowError:  # delayed**n beyond float64: the feedback is 0 to precision
+            feedback = 0.0
+        return beta * feedback - gamma * value
 
     half = 0.5 * dt
-    for k in range(history - 1, history - 1 + total):
-        d0 = (1.0 - w0) * x[k + o0] + (w0 * x[k + o0 + 1] if w0 else 0.0)
-        d1 = (1.0 - w1) * x[k + o1] + (w1 * x[k + o1 + 1] if w1 else 0.0)
-        d2 = (1.0 - w2) * x[k + o2] + (w2 * x[k + o2 + 1] if w2 else 0.0)
-        xk = x[k]
-        k1 = rate(xk, d0)
-        k2 = rate(xk + half * k1, d1)
-        k3 = rate(xk + half * k2, d1)
-        k4 = rate(xk + dt * k3, d2)
-        x[k + 1] = xk + dt / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
-    first = history - 1 + transient
-    return np.array(x[first : first + (n_steps - 1) * subsample + 1 : subsample])
+    try:
+        for k in range(history - 1, history - 1 + total):
+            d0 = (1.0 - w0) * x[k + o0] + (w0 * x[k + o0 + 1] if w0 else 0.0)
+            d1 = (1.0 - w1) * x[k + o1] + (w1 * x[k + o1 + 1] if w1 else 0.0)
+            d2 = (1.0 - w2) * x[k + o2] + (w2 * x[k + o2 + 1] if w2 else 0.0)
+            xk = x[k]
+            k1 = rate(xk, d0)
+            k2 = rate(xk + half * k1, d1)
+            k3 = rate(xk + half * k2, d1)
+            k4 = rate(xk + dt * k3, d2)
+            x[k + 1] = xk + dt / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+        first = history - 1 + transient
+        samples = np.array(x[first : first + (n_steps - 1) * subsample + 1 : subsample])
+        if not np.isfinite(samples).all():
+            raise _Diverged
+    except _Diverged:
+        # With decay, a step too long for it (RK4 is stable to dt * gamma of about 2.8);
+        # without, only growth beyond float64.
+        raise ValueError(
+            f"dt: the integration at dt={dt} diverged (the series left [0, inf)); use a "
+            f"smaller dt, below about 2.8 / gamma = {2.8 / gamma:.3g}"
+            if gamma > 0
+            else f"beta: {beta} with gamma=0 grows the series beyond float64's range"
+        ) from None
+    return samples
+
+
+class _Diverged(Exception):
+    """mackey_glass' integration left the series' domain."""
 
 
 def _check_count(value, name):

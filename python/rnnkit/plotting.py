@@ -16,7 +16,10 @@ it). Nothing calls ``show()``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseRNN
@@ -59,7 +62,12 @@ def _finish(ax, title):
 
 
 def _history(model):
-    history = getattr(model, "history_", None)
+    try:
+        history = model.history_
+    except NotFittedError as error:  # a property that checks, as RNNForecaster's does
+        raise NotFittedError(f"plot_history: {error}") from None
+    except AttributeError:
+        history = None
     if history is None:
         if isinstance(model, BaseRNN):
             check_is_fitted(
@@ -175,7 +183,8 @@ def plot_forecast(
         ``y_true`` and ``y_pred`` then continue at x = m..m+n-1.
     index : array-like of length n, or m + n with ``history``, or None, default=None
         The x values of ``y_true`` and ``y_pred`` (dates, for example). With ``history``
-        it may also give the history's x values first: length m + n.
+        it gives the history's x values first: length m + n (the history's place
+        cannot be told from the forecast's dates alone).
     ax : matplotlib Axes or None, default=None
         Where to draw; None draws on a new figure.
     title : str or None, default=None
@@ -212,25 +221,24 @@ def plot_forecast(
                 f"{np.shape(y_pred)}, got {np.shape(history)}"
             )
     m = 0 if past is None else len(past)
-    try:
-        actual_label, predicted_label = labels
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"labels: expected a pair (actual, predicted) of str, got {labels!r}"
-        ) from None
+    if (
+        isinstance(labels, str)
+        or not isinstance(labels, Sequence)
+        or len(labels) != 2
+        or not all(isinstance(label, str) for label in labels)
+    ):
+        raise ValueError(f"labels: expected a pair (actual, predicted) of str, got {labels!r}")
+    actual_label, predicted_label = labels
 
     if index is None:
         x_past, x = np.arange(m), np.arange(m, m + n)
     else:
-        if np.ndim(index) != 1 or len(index) not in (n, m + n):
-            expected = f"{n}" if m == 0 else f"{n} (y_pred's) or {m + n} (history's + y_pred's)"
+        if np.ndim(index) != 1 or len(index) != m + n:
+            expected = f"{n}" if m == 0 else f"{m + n} (history's {m} + y_pred's {n})"
             raise ValueError(
                 f"index: expected a 1-D sequence of length {expected}, got shape {np.shape(index)}"
             )
-        if len(index) == m + n and m > 0:
-            x_past, x = index[:m], index[m:]
-        else:
-            x_past, x = np.arange(m), index
+        x_past, x = index[:m], index[m:]
 
     ax = _axes(ax, Figure)
     names = [""] if single or k == 1 else [f"[{c}]" for c in _column_names(y_true, y_pred, k)]

@@ -16,6 +16,7 @@ characters too.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -125,7 +126,7 @@ def generate(model, prompt, n_chars, temperature=1.0, random_state=None, *, voca
     model : fitted RNNClassifier, not bidirectional
     prompt : str, at least one character
     n_chars : int >= 0
-    temperature : float >= 0, default=1.0
+    temperature : finite float >= 0, default=1.0
         Sharpens (< 1) or flattens (> 1) the model's distribution before sampling;
         0 always takes the most probable character.
     random_state : int, RandomState instance or None
@@ -153,8 +154,8 @@ def generate(model, prompt, n_chars, temperature=1.0, random_state=None, *, voca
     n_chars = _positive_int(n_chars, "n_chars", minimum=0)
     if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real):
         raise TypeError(f"temperature: expected a real number, got {temperature!r}")
-    if not temperature >= 0:
-        raise ValueError(f"temperature: expected a number >= 0, got {temperature!r}")
+    if not 0 <= temperature < math.inf:
+        raise ValueError(f"temperature: expected a finite number >= 0, got {temperature!r}")
     if model._spec_.bidirectional:
         raise ValueError(
             "model: a bidirectional model reads each sequence from both ends and cannot "
