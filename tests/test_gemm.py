@@ -103,6 +103,8 @@ def test_matmul_bad_arguments(a, b, error, message):
 def test_matmul_bad_thread_count(n_threads):
     with pytest.raises((ValueError, TypeError), match="^n_threads: "):
         ops.matmul(np.ones((2, 2)), np.ones((2, 2)), n_threads=n_threads)
+    with pytest.raises((ValueError, TypeError), match="^n_threads: "):  # an empty product too
+        ops.matmul(np.ones((0, 2)), np.ones((2, 2)), n_threads=n_threads)
 
 
 @pytest.mark.parametrize("m, k, n", [(0, 3, 4), (3, 0, 4), (3, 4, 0)])

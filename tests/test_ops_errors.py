@@ -126,6 +126,24 @@ def test_x_not_an_array(value):
         call_forward("gru", args)
 
 
+def test_big_endian_arrays_are_read_as_their_numbers():
+    # Another byte order is a layout, copied like a strided view; before, ">f8" was
+    # refused as if it were not float64.
+    for cell in ("lstm", "gru"):
+        args = make_args(cell)
+        expected = call_forward(cell, args, h0=np.ones((B, H)))
+        swapped = {
+            name: array.astype(array.dtype.newbyteorder(">")) for name, array in args.items()
+        }
+        result = call_forward(cell, swapped, h0=np.ones((B, H), ">f8"))
+        assert np.array_equal(result.output, expected.output)
+        assert np.array_equal(result.h_n, expected.h_n)
+    a, b = np.arange(6.0).reshape(2, 3), np.arange(12.0).reshape(3, 4)
+    assert np.array_equal(ops.matmul(a.astype(">f8"), b), ops.matmul(a, b))
+    assert np.array_equal(ops.dropout(a.astype(">f4"), 0.5, seed=3)[0],
+                          ops.dropout(a.astype("<f4"), 0.5, seed=3)[0])  # fmt: skip
+
+
 def test_x_nested_list_is_an_array():
     args = make_args("rnn")
     expected = call_forward("rnn", args)

@@ -51,7 +51,16 @@ def test_step_does_not_modify_its_state():
         (dict(x_t=np.zeros((3, 2), np.int64)), TypeError, r"x_t: expected dtype float32"),
         (dict(x_t="abc"), TypeError, r"x_t: expected a float32 or float64 array"),
         (dict(h=np.zeros((3, 4))), ValueError, r"h: expected shape \(3, 5\)"),
-        (dict(h=np.zeros((3, 5), np.float32)), TypeError, r"h: expected dtype float64"),
+        (
+            dict(h=np.zeros((3, 5), np.float32)),
+            TypeError,
+            r"^h: expected dtype float64 \(the input's\), got float32",
+        ),
+        (
+            dict(x_t=np.zeros((0, 2))),
+            ValueError,
+            r"^x_t: every dimension must be at least 1, got shape \(0, 2\)",
+        ),
         (dict(c=np.zeros((3, 5))), ValueError, r"c: only the lstm cell"),
         (dict(cell="cnn"), ValueError, r"cell: expected one of"),
         (dict(leak_rate=0.0), ValueError, r"leak_rate"),

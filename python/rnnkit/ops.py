@@ -338,6 +338,8 @@ def step(
     x_t = _float_array(x_t, "x_t")
     if x_t.ndim != 2:
         raise ValueError(f"x_t: expected a 2-D array (batch, input), got shape {x_t.shape}")
+    if min(x_t.shape) < 1:  # before forward, which would name its (B, 1, I) view x
+        raise ValueError(f"x_t: every dimension must be at least 1, got shape {x_t.shape}")
     _check_cell_activation(cell, activation)
     if c is not None and cell != "lstm":
         raise ValueError(f"c: only the lstm cell has a cell state, got cell={cell!r}")
@@ -366,9 +368,10 @@ def matmul(a, b, *, n_threads=None):
         raise TypeError(f"b: expected dtype {a.dtype} (the dtype of a), got {b.dtype}")
     if a.shape[1] != b.shape[0]:
         raise ValueError(f"a, b: inner dimensions differ, got shapes {a.shape} and {b.shape}")
+    threads = _as_threads(n_threads)  # checked whatever the shapes
     if min(a.shape[0], b.shape[1]) == 0 or a.shape[1] == 0:
         return np.zeros((a.shape[0], b.shape[1]), dtype=a.dtype)
-    return _core.gemm(a, b, "best", _as_threads(n_threads))
+    return _core.gemm(a, b, "best", threads)
 
 
 def dropout(x, rate, *, seed, n_threads=None):
@@ -381,9 +384,13 @@ def dropout(x, rate, *, seed, n_threads=None):
     ``rate * 2^32``, so it is the same for any ``n_threads`` and needs no generator state.
     """
     array = _float_array(x, "x")
-    if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0.0 <= rate < 1.0:
+    if isinstance(rate, bool) or not isinstance(rate, numbers.Real):
+        raise TypeError(f"rate: expected a real number in [0, 1), got {rate!r}")
+    if not 0.0 <= rate < 1.0:
         raise ValueError(f"rate: expected a real number in [0, 1), got {rate!r}")
-    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or not 0 <= seed < 2**64:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed: expected an integer in [0, 2**64), got {seed!r}")
+    if not 0 <= seed < 2**64:
         raise ValueError(f"seed: expected an integer in [0, 2**64), got {seed!r}")
     y, mask = _core.dropout(
         np.ascontiguousarray(array), float(rate), int(seed), _as_threads(n_threads)
@@ -430,15 +437,17 @@ def _check_cell_activation(cell, activation):
 
 def _float_array(value, name, dtype=None):
     """``value`` as an array of float32 or float64 (exactly ``dtype`` when given, the
-    dtype of x); never a silent cast."""
+    input's dtype); never a silent cast, but a copy in native byte order where needed."""
     if isinstance(value, (str, bytes)) or value is None:
         want = "float32 or float64" if dtype is None else dtype
         raise TypeError(f"{name}: expected a {want} array, got {type(value).__name__}")
     array = np.asarray(value)
+    if not array.dtype.isnative:  # the same numbers, as a layout to copy (big-endian)
+        array = array.astype(array.dtype.newbyteorder("="))
     if dtype is None and array.dtype not in _FLOAT_DTYPES:
         raise TypeError(f"{name}: expected dtype float32 or float64, got {array.dtype}")
     if dtype is not None and array.dtype != dtype:
-        raise TypeError(f"{name}: expected dtype {dtype} (the dtype of x), got {array.dtype}")
+        raise TypeError(f"{name}: expected dtype {dtype} (the input's), got {array.dtype}")
     return array
 
 
