@@ -376,8 +376,9 @@ def test_early_stopping_on_validation_data_keeps_the_best_epoch():
     assert est.n_iter_ < 40
     assert len(est.validation_scores_) == est.n_iter_
     assert len(est.history_["val_loss"]) == est.n_iter_
-    # The estimator keeps the weights of the best validation epoch.
-    assert est.score(X_val, y_val) == pytest.approx(max(est.validation_scores_), abs=1e-12)
+    # The estimator keeps the weights of the best validation epoch (score reads y_val as
+    # float64, the epochs' validation as the float32 model's targets: 1e-8 apart).
+    assert est.score(X_val, y_val) == pytest.approx(max(est.validation_scores_), abs=1e-6)
 
 
 def test_validation_data_without_early_stopping_stops_on_training_loss():
@@ -870,3 +871,59 @@ def test_scoring_monitor_callback():
     assert len(rows) == 3  # one score per epoch
     # The last epoch's score is the fitted model's (the estimator scores float32 targets).
     assert rows[-1]["r2"] == pytest.approx(est.score(X, y), abs=1e-8)
+
+
+def test_ragged_per_step_labels_keep_every_label():
+    # The padded labels took the first sequence's dtype: "NNS" after "NN" became "NN"
+    # and 300 after int8 labels became 44, silently, in training and in score.
+    X = [np.ones((2, 3)), np.ones((3, 3)), np.ones((2, 3))]
+    tags = [["DT", "NN"], ["DT", "NNS", "VBZ"], ["NN", "VB"]]
+    est = RNNClassifier(return_sequences=True, **TINY).fit(X, tags, validation_data=(X, tags))
+    assert est.classes_.tolist() == ["DT", "NN", "NNS", "VB", "VBZ"]
+    numbers = [np.array([0, 1], np.int8), np.array([0, 300, 2]), np.array([1, 2])]
+    est = RNNClassifier(return_sequences=True, **TINY).fit(X, numbers)
+    assert est.classes_.tolist() == [0, 1, 2, 300]
+
+
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_classifier_score_counts_an_unseen_label_as_a_miss(return_sequences):
+    # As accuracy_score(y, predict(X)) does (ClassifierMixin.score): a cross-validation
+    # fold holding a class the model never saw scores, it does not raise.
+    X = _sequences(n=12)
+    labels = np.array(["a", "b", "c"] * 4)
+    y = np.repeat(labels[:, None], 5, axis=1) if return_sequences else labels
+    est = RNNClassifier(return_sequences=return_sequences, **TINY).fit(X, y)
+    unseen = y.copy()
+    unseen[:4] = "z"
+    predicted = est.predict(X)
+    expected = np.mean(np.asarray(predicted) == unseen)
+    assert est.score(X, unseen) == pytest.approx(expected, abs=1e-12)
+
+
+def test_predict_and_score_keep_the_fitted_return_sequences():
+    # set_params changes the next fit, not the fitted model: predict read the new value
+    # and failed (IndexError) on ragged X, score asked for per-step targets.
+    X, y = _ragged(2), [float(len(x)) for x in _ragged(2)]
+    est = RNNRegressor(**TINY).fit(X, y)
+    predicted, score = est.predict(X), est.score(X, y)
+    est.set_params(return_sequences=True)
+    assert_allclose(est.predict(X), predicted, rtol=0, atol=0)
+    assert est.score(X, y) == score
+
+
+def test_score_reads_y_as_given_not_in_the_model_dtype():
+    # A float32 model rounded y to float32 before R^2: 0.947 against r2_score's 0.937
+    # for targets near 3e7.
+    X = _sequences(n=40)
+    y = 3e7 + 1e6 * _target(X) + np.arange(40) * 0.3
+    est = RNNRegressor(dtype="float32", **TINY).fit(X, y)
+    assert est.score(X, y) == pytest.approx(r2_score(y, est.predict(X)), abs=1e-12)
+
+
+def test_n_jobs_minus_one_counts_the_cores_this_process_may_use(monkeypatch):
+    # joblib's count follows CPU affinity and cgroup quotas; os.cpu_count() counted the
+    # host's cores, more threads than n_jobs=None gets in a limited container.
+    monkeypatch.setattr(joblib, "cpu_count", lambda *args, **kwargs: 3)
+    assert RNNRegressor(n_jobs=-1)._threads() == 3
+    assert RNNRegressor(n_jobs=-2)._threads() == 2
+    assert RNNRegressor(n_jobs=-5)._threads() == 1

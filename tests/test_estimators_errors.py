@@ -1104,3 +1104,44 @@ def test_interrupt_in_the_first_epoch_leaves_no_model(monkeypatch):
         est.fit(X, y)
     with pytest.raises(NotFittedError):
         est.predict(X)
+
+
+def test_partial_fit_refuses_early_stopping(forbid_training):
+    # As scikit-learn's MLP: partial_fit trains on each chunk it is given, nothing held out.
+    forbid_training()
+    with pytest.raises(ValueError, match="^early_stopping: partial_fit does not support"):
+        tiny(RNNRegressor, early_stopping=True).partial_fit(X3, Y)
+
+
+def test_partial_fit_classes_message_shows_plain_labels(forbid_training):
+    est = tiny(RNNClassifier).fit(X3, np.array(["a", "b"] * (N // 2)))
+    forbid_training()
+    with pytest.raises(
+        ValueError, match=r"^classes: \['a', 'c'\] differs from the fitted classes_ \['a', 'b'\]$"
+    ):
+        est.partial_fit(X3, np.array(["a", "b"] * (N // 2)), classes=np.array(["a", "c"]))
+    with pytest.raises(ValueError, match=r"^y: contains labels not in classes_ \['a', 'b'\]: "):
+        est.partial_fit(X3, np.array(["a", "z"] * (N // 2)))
+
+
+@pytest.mark.parametrize("cls", [RNNRegressor, RNNClassifier])
+def test_a_validation_set_too_small_to_score(cls, forbid_training):
+    # R^2 of one sample is NaN, which no epoch improves on: early stopping stopped at
+    # n_iter_no_change + 1 epochs whatever the model did. scikit-learn's MLP refuses it.
+    y = Y if cls is RNNRegressor else np.arange(N) % 2
+    forbid_training()
+    split = (  # a stratified split is refused first, with train_test_split's reason
+        r"^validation_fraction: 0.1 of 9 sequences leaves 1 sequence to validate on"
+        if cls is RNNRegressor
+        else r"^validation_fraction: The test_size = 1 should be greater or equal to the number"
+    )
+    with pytest.raises(ValueError, match=split):
+        tiny(cls, early_stopping=True, validation_fraction=0.1).fit(X3[:9], y[:9])
+    with pytest.raises(ValueError, match=r"^validation_data leaves 1 sequence to validate on"):
+        tiny(cls).fit(X3, y, validation_data=(X3[:1], y[:1]))
+    # One sequence of several steps has several rows to score with return_sequences.
+    per_step = np.repeat(np.asarray(y)[:, None], X3.shape[1], axis=1)
+    with pytest.raises(ValueError, match=r"^validation_data leaves 1 step to validate on"):
+        tiny(cls, return_sequences=True).fit(
+            X3, per_step, validation_data=([X3[0, :1]], [per_step[0, :1]])
+        )

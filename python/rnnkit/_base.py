@@ -213,20 +213,30 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
         data (sequences, targets, weights) and the validation data or None."""
         self._check_parameter_types()
         self._check_architecture()
+        if incremental and self.early_stopping:
+            raise ValueError(
+                "early_stopping: partial_fit does not support early_stopping=True (as in "
+                "scikit-learn's MLP): it trains on each chunk it is given; use fit"
+            )
+        if not first_pass:  # before the targets, which a changed return_sequences reshapes
+            self._check_same_network()
         self._require_y(y)
         dtype = np.dtype(self.dtype)
         seqs = validate_sequences(self, X, reset=first_pass, dtype=dtype)
         targets = self._validate_targets(y, seqs, reset=first_pass, classes=classes)
         weights = _checked_sample_weight(sample_weight, seqs, "sample_weight")
         self._target_weights(targets)  # class_weight errors come before any training
-        if not first_pass:
-            self._check_same_network()
         if first_pass or not hasattr(self, "_random_state"):
             self._random_state = check_random_state(self.random_state)
         if validation_data is not None:
-            return (seqs, targets, weights), self._validation_set(validation_data, dtype)
+            val = self._validation_set(validation_data, dtype)
+            self._check_validation_size(val[0], "validation_data")
+            return (seqs, targets, weights), val
         if self.early_stopping and not incremental:
             train, val = self._split(seqs, targets, weights)
+            self._check_validation_size(
+                val[0], f"validation_fraction: {self.validation_fraction} of {len(seqs)} sequences"
+            )
             if not val[2].any():  # the validation loss and score divide by its weights' sum
                 raise ValueError(
                     f"sample_weight: every sequence of the validation split "
@@ -328,18 +338,33 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
             raise ValueError(f"validation_data: {e}") from e
         return seqs, targets, weights
 
+    def _check_validation_size(self, seqs, what):
+        """At least 2 scored rows (sequences, or steps with return_sequences), as
+        scikit-learn's MLP asks: R² of one is undefined (NaN, which no epoch improves on,
+        so early stopping stopped at random)."""
+        rows = int(seqs.step_mask().sum()) if self._fitted_sequences else len(seqs)
+        if rows < 2:
+            unit = "step" if self._fitted_sequences else "sequence"
+            raise ValueError(
+                f"{what} leaves {rows} {unit} to validate on, too few to score (at least 2); "
+                "give more data or a larger validation set"
+            )
+
     def _split(self, seqs, targets, weights):
         index = np.arange(len(seqs))
         stratify = None
         if hasattr(self, "classes_") and not self.return_sequences:
             counts = np.bincount(targets)
             stratify = targets if counts[counts > 0].min() >= 2 else None
-        train_index, val_index = train_test_split(
-            index,
-            test_size=self.validation_fraction,
-            random_state=self._random_state,
-            stratify=stratify,
-        )
+        try:
+            train_index, val_index = train_test_split(
+                index,
+                test_size=self.validation_fraction,
+                random_state=self._random_state,
+                stratify=stratify,
+            )
+        except ValueError as e:  # a stratified split smaller than the classes
+            raise ValueError(f"validation_fraction: {e}") from None
         train = (seqs.take(train_index), targets[train_index], weights[train_index])
         return train, (seqs.take(val_index), targets[val_index], weights[val_index])
 
@@ -567,7 +592,7 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
         """Network outputs, targets and weights as loss rows, plus the map from a
         gradient on those rows back to the output's shape. With ``return_sequences`` a row
         is one valid step; padded steps never reach the loss."""
-        if not self.return_sequences:
+        if not self._fitted_sequences:
             return output, target, weight, lambda d_rows: d_rows
         mask = batch.step_mask()
         return (

@@ -164,7 +164,7 @@ class BaseEchoState(SequenceEstimator):
                 "rnn", part.x, *weights, lengths=part.lengths, leak_rate=self.leak_rate,
                 n_threads=self._threads(),
             )  # fmt: skip
-            return result.output if self.return_sequences else result.h_n
+            return result.output if self._fitted_sequences else result.h_n
 
         return self._in_chunks(seqs, _CHUNK, run).astype(np.float64, copy=False)
 
@@ -192,7 +192,7 @@ class BaseEchoState(SequenceEstimator):
         """Outputs, targets and weights of every sequence, or of every step the readout
         is fitted on, for ``score``."""
         output = self._readout(seqs)
-        if not self.return_sequences:
+        if not self._fitted_sequences:
             return output, targets, weights
         steps = self._readout_steps(seqs)
         if not steps.any():

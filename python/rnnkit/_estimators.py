@@ -236,8 +236,8 @@ class RNNClassifier(ClassifierMixin, ClassificationTargets, BaseRNN):
             and not np.array_equal(np.unique(classes), self.classes_)
         ):
             raise ValueError(
-                f"classes: {list(classes)!r} differs from classes_ {self.classes_.tolist()!r} "
-                "of the first call to partial_fit"
+                f"classes: {np.asarray(classes).tolist()!r} differs from the fitted classes_ "
+                f"{self.classes_.tolist()!r}"
             )
         return self._fit(X, y, sample_weight, None, incremental=True, classes=classes)
 

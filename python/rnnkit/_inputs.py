@@ -15,6 +15,7 @@ Validation goes through scikit-learn's own helpers, so messages read as its user
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -200,9 +201,13 @@ def _pack(estimator, X, items, *, reset, dtype):
 
 
 def pad(arrays):
-    """Stack (T_i, ...) arrays into a zero-padded (n, max T_i, ...) array and lengths."""
+    """Stack (T_i, ...) arrays into a zero-padded (n, max T_i, ...) array and lengths, of
+    the dtype that holds them all (as np.asarray would make of equal lengths): the first
+    one's cut later labels short ("NNS" to "NN" after "NN", 1.5 to 1 after ints)."""
     lengths = np.array([len(a) for a in arrays], dtype=np.int64)
-    out = np.zeros((len(arrays), int(lengths.max()), *arrays[0].shape[1:]), arrays[0].dtype)
+    # promote_types pairwise: result_type takes at most 64 arguments.
+    dtype = functools.reduce(np.promote_types, (a.dtype for a in arrays))
+    out = np.zeros((len(arrays), int(lengths.max()), *arrays[0].shape[1:]), dtype)
     for i, a in enumerate(arrays):
         out[i, : len(a)] = a
     return out, lengths

@@ -4,8 +4,7 @@ threads, scikit-learn tags."""
 
 from __future__ import annotations
 
-import os
-
+import joblib
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.metrics import r2_score
@@ -59,8 +58,8 @@ class SequenceEstimator(BaseEstimator):
             )
         if self.n_jobs is None:
             return None
-        if self.n_jobs < 0:
-            return max(1, (os.cpu_count() or 1) + 1 + self.n_jobs)
+        if self.n_jobs < 0:  # the cores this process may use (affinity, cgroup quota)
+            return max(1, joblib.cpu_count() + 1 + self.n_jobs)
         return self.n_jobs
 
     def _sequences_for_predict(self, X):
@@ -75,7 +74,7 @@ class SequenceEstimator(BaseEstimator):
         for start in range(0, len(seqs), size):
             part = seqs.take(slice(start, start + size))
             result = run(part)
-            if self.return_sequences and result.shape[1] < seqs.x.shape[1]:
+            if self._fitted_sequences and result.shape[1] < seqs.x.shape[1]:
                 padded = np.zeros((len(part), seqs.x.shape[1], *result.shape[2:]), result.dtype)
                 padded[:, : result.shape[1]] = result
                 result = padded
@@ -86,15 +85,28 @@ class SequenceEstimator(BaseEstimator):
         """``score``: the validation score of the predictions, over every valid step with
         ``return_sequences``. Subclasses give ``_predicted_rows`` and ``_validation_score``."""
         seqs = self._sequences_for_predict(X)
-        targets = self._validate_targets(y, seqs, reset=False)
+        targets = self._validate_targets(y, seqs, reset=False, scoring=True)
         weights = _check_sample_weight(sample_weight, seqs.x[:, 0, 0], dtype=np.float64)
         return self._validation_score(*self._predicted_rows(seqs, targets, weights))
 
     def _per_sample(self, seqs, values):
         """Per-step results as a list of (T_i, ...) arrays when ``X`` was a ragged list."""
-        if self.return_sequences and seqs.ragged:
+        if self._fitted_sequences and seqs.ragged:
             return unpad(values, seqs.lengths)
         return values
+
+    @property
+    def _fitted_sequences(self):
+        """``return_sequences`` as the last fit saw it, which predict and score keep to:
+        set_params since then changes the next fit, not the fitted model."""
+        return getattr(self, "_fit_return_sequences", self.return_sequences)
+
+    def _record_return_sequences(self, reset):
+        """Whether ``y`` has a target per step: the fitted setting, or, for a fit
+        (``reset``), the current one, recorded as the fitted one."""
+        if reset:
+            self._fit_return_sequences = bool(self.return_sequences)
+        return self._fitted_sequences
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -116,9 +128,11 @@ class RegressionTargets:
     """Real targets: (n, k), or (n, T, k) per step with ``return_sequences``; scored by
     R²."""
 
-    def _validate_targets(self, y, seqs, *, reset, classes=None):
-        dtype = seqs.x.dtype
-        if self.return_sequences:
+    def _validate_targets(self, y, seqs, *, reset, classes=None, scoring=False):
+        # score compares the predictions with y as given, not rounded to the model's dtype
+        dtype = np.float64 if scoring else seqs.x.dtype
+        per_step = self._record_return_sequences(reset)
+        if per_step:
             y = step_targets(y, seqs, dtype=dtype)
         else:
             y = check_array(y, ensure_2d=False, allow_nd=True, dtype=dtype, input_name="y")
@@ -128,7 +142,7 @@ class RegressionTargets:
                     f"{y.shape}; per-step targets need return_sequences=True"
                 )
             check_consistent_length(seqs.x, y)
-        single = y.ndim == (2 if self.return_sequences else 1)
+        single = y.ndim == (2 if per_step else 1)
         if single:
             y = y[..., None]
         if reset:
@@ -150,8 +164,10 @@ class RegressionTargets:
 class ClassificationTargets:
     """Labels of any type, encoded as indices into ``classes_``; -1 marks padded steps."""
 
-    def _validate_targets(self, y, seqs, *, reset, classes=None):
-        if self.return_sequences:
+    def _validate_targets(self, y, seqs, *, reset, classes=None, scoring=False):
+        """Labels as indices into ``classes_``. For ``score`` (``scoring``), a label the
+        model never saw is a miss (index ``len(classes_)``), as accuracy_score counts it."""
+        if self._record_return_sequences(reset):
             labels = step_targets(y, seqs)
             if labels.ndim != 2:
                 raise ValueError(
@@ -171,14 +187,16 @@ class ClassificationTargets:
             if len(self.classes_) < 2:
                 raise ValueError(
                     "y: the classifier needs samples of at least 2 classes in the data; "
-                    f"got 1 class: {self.classes_[0]!r}"
+                    f"got 1 class: {self.classes_.tolist()[0]!r}"
                 )
         codes = np.searchsorted(self.classes_, observed)
         codes = np.minimum(codes, len(self.classes_) - 1)
         unknown = self.classes_[codes] != observed
-        if unknown.any():
+        if unknown.any() and scoring:
+            codes[unknown] = len(self.classes_)
+        elif unknown.any():
             raise ValueError(
-                f"y: contains labels not in classes_ {list(self.classes_)}: "
+                f"y: contains labels not in classes_ {self.classes_.tolist()}: "
                 f"{sorted(set(observed[unknown].tolist()))}"
             )
         encoded = np.full(labels.shape, -1, dtype=np.int64)  # -1: padding, never in the loss
