@@ -71,6 +71,13 @@ def test_gemm_rejects_bad_operands():
         _core.gemm(a, np.ones(4, np.float32))
     with pytest.raises(ValueError, match="isa"):
         _core.gemm(a, np.ones((4, 2), np.float32), "sse9")
+    # A view at an odd byte offset: the kernels read whole floats, so the bindings refuse
+    # it (undefined behaviour below them); ops.matmul copies it into place first.
+    odd = np.frombuffer(np.zeros(4 * 12 + 1, np.uint8), np.float32, 12, offset=1).reshape(3, 4)
+    assert not odd.flags.aligned
+    with pytest.raises(ValueError, match="^a: expected an aligned array"):
+        _core.gemm(odd, np.ones((4, 2), np.float32))
+    np.testing.assert_array_equal(ops.matmul(odd, np.ones((4, 2), np.float32)), np.zeros((3, 2)))
 
 
 # -- the public wrapper, rnnkit.ops.matmul ------------------------------------------------

@@ -144,6 +144,23 @@ def test_big_endian_arrays_are_read_as_their_numbers():
                           ops.dropout(a.astype("<f4"), 0.5, seed=3)[0])  # fmt: skip
 
 
+def test_arrays_at_odd_byte_offsets_are_copied_into_place():
+    # The kernels read whole floats: an unaligned view is undefined behaviour below the
+    # bindings, which refuse it; ops copies it, as it copies any layout it cannot read.
+    args = make_args("gru")
+    expected = call_forward("gru", args, lengths=np.array([4, 2, 3]))
+    raw = np.zeros(args["x"].nbytes + 1, np.uint8)
+    odd = np.frombuffer(raw, np.float64, args["x"].size, offset=1).reshape(args["x"].shape)
+    odd[...] = args["x"]
+    odd_lengths = np.frombuffer(bytearray(b"\0" + np.array([4, 2, 3]).tobytes()), np.int64, 3, 1)
+    assert not odd.flags.aligned and not odd_lengths.flags.aligned
+    result = call_forward("gru", {**args, "x": odd}, lengths=odd_lengths)
+    assert np.array_equal(result.output, expected.output)
+    with pytest.raises(ValueError, match="^x: expected an aligned array"):
+        _core.forward("gru", "tanh", False, odd, *(args[n] for n in list(args)[1:]),
+                      None, None, None, False, 1)  # fmt: skip
+
+
 def test_x_nested_list_is_an_array():
     args = make_args("rnn")
     expected = call_forward("rnn", args)

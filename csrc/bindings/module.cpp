@@ -37,6 +37,9 @@ const T* checked(const py::array& array, const char* name, const Shape& shape) {
                              std::string(py::str(py::dtype::of<T>())));
     if (!(array.flags() & py::array::c_style))
         throw py::value_error(std::string(name) + ": expected a C-contiguous array");
+    // The kernels dereference T*: a view at an odd byte offset would be undefined.
+    if (!(array.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
+        throw py::value_error(std::string(name) + ": expected an aligned array");
     Shape actual(array.shape(), array.shape() + array.ndim());
     if (actual != shape)
         throw py::value_error(std::string(name) + ": expected shape " + shape_text(shape) +
@@ -250,6 +253,8 @@ rnnkit::MatrixView<T> matrix_view(const py::array& array, const char* name) {
     if (array.ndim() != 2) throw py::value_error(std::string(name) + ": expected a 2-D array");
     if (array.strides(0) % py::ssize_t(sizeof(T)) || array.strides(1) % py::ssize_t(sizeof(T)))
         throw py::value_error(std::string(name) + ": strides must be multiples of the item size");
+    if (!(array.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
+        throw py::value_error(std::string(name) + ": expected an aligned array");
     return {static_cast<const T*>(array.data()), array.strides(0) / py::ssize_t(sizeof(T)),
             array.strides(1) / py::ssize_t(sizeof(T))};
 }
@@ -261,12 +266,13 @@ py::array_t<T> gemm(const py::array& a, const py::array& b, Isa isa, int n_threa
     const auto view_a = matrix_view<T>(a, "a"), view_b = matrix_view<T>(b, "b");
     if (a.shape(1) != b.shape(0)) throw py::value_error("a and b: inner dimensions differ");
     if (!rnnkit::isa_supported(isa)) throw py::value_error("isa: not supported by this CPU");
+    const int threads = checked_threads(n_threads);  // with the GIL held: it may throw
     const int64_t m = a.shape(0), n = b.shape(1), k = a.shape(1);
     py::array_t<T> c({m, n});
     T* out = c.mutable_data();
     {
         py::gil_scoped_release release;
-        rnnkit::gemm<T>({m, n, k}, view_a, view_b, out, n, false, checked_threads(n_threads), isa);
+        rnnkit::gemm<T>({m, n, k}, view_a, view_b, out, n, false, threads, isa);
     }
     return c;
 }

@@ -23,9 +23,14 @@ namespace rnnkit {
 namespace {
 namespace fp {
 
+// std::bit_cast is C++20, __builtin_bit_cast GCC 11+; a 4- or 8-byte memcpy compiles
+// to the same register move and vectorizes the same.
 template <class To, class From>
 inline To bit_cast(From from) {
-    return __builtin_bit_cast(To, from);
+    static_assert(sizeof(To) == sizeof(From), "bit_cast between types of one size");
+    To to;
+    std::memcpy(&to, &from, sizeof(To));
+    return to;
 }
 
 inline float clamp(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
@@ -41,7 +46,8 @@ inline float fast_exp(float x) {
     const float magic = 12582912.0f;
     const float t = x * 1.44269504088896341f + magic;
     const float n = t - magic;
-    const int32_t ni = fp::bit_cast<int32_t>(t) - fp::bit_cast<int32_t>(magic);
+    // Unsigned: a NaN input makes n anything, and a signed shift of it would be UB.
+    const uint32_t ni = fp::bit_cast<uint32_t>(t) - fp::bit_cast<uint32_t>(magic);
     const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
     float p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;
@@ -50,7 +56,7 @@ inline float fast_exp(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = (p * (r * r) + r) + 1.0f;
-    return p * fp::bit_cast<float>((ni + 127) << 23);
+    return p * fp::bit_cast<float>((ni + 127u) << 23);
 }
 
 // exp(x) for x in [-708, 709] (clamped outside).
@@ -59,7 +65,7 @@ inline double fast_exp(double x) {
     const double magic = 6755399441055744.0;  // 1.5 * 2^52
     const double t = x * 1.4426950408889634074 + magic;
     const double n = t - magic;
-    const int64_t ni = fp::bit_cast<int64_t>(t) - fp::bit_cast<int64_t>(magic);
+    const uint64_t ni = fp::bit_cast<uint64_t>(t) - fp::bit_cast<uint64_t>(magic);
     const double r = (x - n * 6.93145751953125e-1) - n * 1.42860682030941723212e-6;
     const double rr = r * r;
     const double px = r * ((1.26177193074810590878e-4 * rr + 3.02994407707441961300e-2) * rr +
@@ -69,7 +75,7 @@ inline double fast_exp(double x) {
                           rr +
                       2.00000000000000000009e0;
     const double e = 1.0 + 2.0 * (px / (qx - px));
-    return e * fp::bit_cast<double>((ni + 1023) << 52);
+    return e * fp::bit_cast<double>((ni + 1023u) << 52);
 }
 
 template <class T>

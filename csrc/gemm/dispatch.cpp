@@ -13,8 +13,9 @@ bool isa_supported(Isa isa) {
         case Isa::generic:
             return true;
 #ifdef RNNKIT_X86
-        case Isa::avx512:
-            return __builtin_cpu_supports("avx512f");
+        case Isa::avx512:  // its files are compiled with -mavx512f -mavx2 -mfma
+            return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") &&
+                   __builtin_cpu_supports("fma");
         case Isa::avx2:
             return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #endif

@@ -60,24 +60,30 @@ void column_sums(const T* matrix, int64_t rows, int64_t cols, const T* x, int64_
                  T* weighted, int n_threads) {
     constexpr int64_t chunk = 64;
     const int64_t chunks = ceil_div(cols, chunk);
-#pragma omp parallel for num_threads(threads_for(n_threads, chunks, rows* cols)) schedule(static)
-    for (int64_t c = 0; c < chunks; ++c) {
-        const int64_t j0 = c * chunk, width = std::min(chunk, cols - j0);
-        T acc[chunk] = {};
-        T acc_x[kThinInputs][chunk] = {};
-        for (int64_t r = 0; r < rows; ++r) {
-            const T* __restrict row = matrix + r * cols + j0;
+#pragma omp parallel num_threads(threads_for(n_threads, chunks, rows* cols))
+    {
+        // As in the GEMM that computes the same gradient for wider inputs: a denormal
+        // in x gave d_weight_ih 1e-38 here and 0 there.
+        DenormalGuard denormals;
+#pragma omp for schedule(static)
+        for (int64_t c = 0; c < chunks; ++c) {
+            const int64_t j0 = c * chunk, width = std::min(chunk, cols - j0);
+            T acc[chunk] = {};
+            T acc_x[kThinInputs][chunk] = {};
+            for (int64_t r = 0; r < rows; ++r) {
+                const T* __restrict row = matrix + r * cols + j0;
 #pragma omp simd
-            for (int64_t j = 0; j < width; ++j) acc[j] += row[j];
-            for (int64_t i = 0; i < inputs; ++i) {
-                const T weight = x[r * inputs + i];
+                for (int64_t j = 0; j < width; ++j) acc[j] += row[j];
+                for (int64_t i = 0; i < inputs; ++i) {
+                    const T weight = x[r * inputs + i];
 #pragma omp simd
-                for (int64_t j = 0; j < width; ++j) acc_x[i][j] += row[j] * weight;
+                    for (int64_t j = 0; j < width; ++j) acc_x[i][j] += row[j] * weight;
+                }
             }
+            copy_n(acc, width, sums + j0);
+            for (int64_t i = 0; i < inputs; ++i)
+                for (int64_t j = 0; j < width; ++j) weighted[(j0 + j) * inputs + i] = acc_x[i][j];
         }
-        copy_n(acc, width, sums + j0);
-        for (int64_t i = 0; i < inputs; ++i)
-            for (int64_t j = 0; j < width; ++j) weighted[(j0 + j) * inputs + i] = acc_x[i][j];
     }
 }
 

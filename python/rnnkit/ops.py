@@ -444,6 +444,8 @@ def _float_array(value, name, dtype=None):
     array = np.asarray(value)
     if not array.dtype.isnative:  # the same numbers, as a layout to copy (big-endian)
         array = array.astype(array.dtype.newbyteorder("="))
+    if not array.flags.aligned:  # a view at an odd byte offset: the kernels read whole T
+        array = array.copy()
     if dtype is None and array.dtype not in _FLOAT_DTYPES:
         raise TypeError(f"{name}: expected dtype float32 or float64, got {array.dtype}")
     if dtype is not None and array.dtype != dtype:
@@ -486,7 +488,7 @@ def _as_lengths(lengths, batch, steps):
             f"lengths: expected values in [1, {steps}] (1 <= lengths[b] <= T), "
             f"got {array[bad]} at index {bad}"
         )
-    return np.ascontiguousarray(array, dtype=np.int64)
+    return np.require(array, dtype=np.int64, requirements=["C", "A"])
 
 
 def _as_bool(value, name):
