@@ -24,6 +24,11 @@ inline int64_t n_gates(Cell cell) {
     }
 }
 
+// GRU's new gate n, the third of r, z, n, whose rows start at kGruNewGate * H: the one
+// gate whose recurrent product (W_hn h + b_hn) the reset gate multiplies, so the
+// layer loops treat its rows apart.
+constexpr int64_t kGruNewGate = 2;
+
 // A strided read-only matrix: element (i, j) is data[i * row_stride + j * col_stride].
 // Transposition is only a swap of the strides.
 template <class T>

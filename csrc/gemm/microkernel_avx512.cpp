@@ -1,4 +1,5 @@
-// AVX-512F micro-kernels. Compiled with -mavx512f; reached only after a CPU check.
+// AVX-512F micro-kernels. Compiled with -mavx512f -mavx2 -mfma; reached only after a CPU
+// check for all three.
 #include <immintrin.h>
 
 #include "gemm/microkernel.hpp"

@@ -18,8 +18,9 @@ namespace {
 
 // OUT a tile's `rows` x `cols` values (IN src, row stride ld) into the packed A
 // panel of the next step's product at dst: column j of row r goes to dst[j * mr + r].
-// 4 x 4 blocks for full panels, where a strided store per element was a tenth of
-// the backward loop's time; a plain copy for the single-row kernel (mr = 1).
+// transpose() moves float rows four at a time in 4 x 4 blocks, where a strided
+// store per element was a tenth of the backward loop's time; a plain copy for the
+// single-row kernel (mr = 1).
 template <class T>
 void pack_tile_rows(const T* src, int64_t rows, int64_t cols, int64_t ld, int64_t mr, T* dst) {
     if (mr == 1)
@@ -246,12 +247,12 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
         gemm<T>({GH, I, rows_all}, d_ih_t, MatrixView<T>{x_steps.data(), I, 1}, a.d_weight_ih, I,
                 false, n_threads, run.isa);
     // W_hh's rows see W_ih's gate gradients, except gru's n rows (d_hn).
-    const int64_t shared_rows = gru ? 2 * H : GH;
+    const int64_t shared_rows = gru ? kGruNewGate * H : GH;
     gemm<T>({shared_rows, H, rows_all}, d_ih_t, h_prev, a.d_weight_hh, H, false, n_threads,
             run.isa);
     if (gru)
-        gemm<T>({H, H, rows_all}, MatrixView<T>{d_hn, 1, H}, h_prev, a.d_weight_hh + 2 * H * H, H,
-                false, n_threads, run.isa);
+        gemm<T>({H, H, rows_all}, MatrixView<T>{d_hn, 1, H}, h_prev,
+                a.d_weight_hh + shared_rows * H, H, false, n_threads, run.isa);
     if (a.d_x) {
         gemm<T>({rows_all, I, GH}, d_ih_t.transposed(), MatrixView<T>{a.weight_ih, I, 1},
                 d_x_steps.data(), I, false, n_threads, run.isa);
@@ -260,7 +261,9 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
     // Both biases add to the same pre-activations (all of rnn's and lstm's, gru's r and
     // z): one sum serves both.
     copy_n(a.d_bias_ih, shared_rows, a.d_bias_hh);
-    if (gru) column_sums<T>(d_hn, rows_all, H, nullptr, 0, a.d_bias_hh + 2 * H, nullptr, n_threads);
+    if (gru)
+        column_sums<T>(d_hn, rows_all, H, nullptr, 0, a.d_bias_hh + shared_rows, nullptr,
+                       n_threads);
 }
 
 template void sequence_backward<float>(const SequenceShape&, const BackwardArgs<float>&, Execution);

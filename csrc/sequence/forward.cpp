@@ -114,7 +114,7 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
                 row.recurrent_stride = tiles.gate_stride();
                 row.projection = input.data + r * input.row_stride;
                 row.projection_stride = input.gate_stride;
-                row.bias_hn = gru ? a.bias_hh + 2 * H + j0 : nullptr;
+                row.bias_hn = gru ? a.bias_hh + kGruNewGate * H + j0 : nullptr;
                 row.h_prev = h_prev + state;
                 row.c_prev = lstm ? c_prev + state : nullptr;
                 row.leak_rate = leak_rate;

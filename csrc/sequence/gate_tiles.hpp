@@ -15,7 +15,7 @@
 #include "sequence/tiling.hpp"
 
 namespace rnnkit {
-// Internal linkage: included by the forward's and the backward's translation units.
+// Internal linkage: helpers of the forward's translation unit, kept out of the others.
 namespace {
 
 // B operand of the step's products h W_hh^T and x_t W_ih^T, once per call:

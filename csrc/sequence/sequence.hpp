@@ -56,17 +56,19 @@ struct BackwardArgs {
     const T* weight_ih;
     const T* weight_hh;
     const int64_t* lengths;
-    SequenceCache<const T> cache;
-    const T* d_output;   // (B, T, H), or nullptr for zeros; ignored at padded steps
-    const T* d_h_n;      // (B, H) or nullptr
-    const T* d_c_n;      // (B, H) or nullptr (lstm)
-    int64_t bptt_steps;  // window of truncated BPTT; 0 for full BPTT
+    SequenceCache<const T> cache;  // IN, but cache.gates and cache.aux may also be the
+                                   // d_gates and d_hn below, which consume them
+    const T* d_output;             // (B, T, H), or nullptr for zeros; ignored at padded steps
+    const T* d_h_n;                // (B, H) or nullptr
+    const T* d_c_n;                // (B, H) or nullptr (lstm)
+    int64_t bptt_steps;            // window of truncated BPTT; 0 for full BPTT
+    // SCRATCH (IN/OUT when they are the cache's own buffers)
+    T* d_gates;  // (T, B, G*H) the gradients w.r.t. each step's gate pre-activations
+                 // (as W_ih sees them): scratch, and may be cache.gates itself, which
+                 // the backward then consumes; each row is read before it is written
+    T* d_hn;     // (T, B, H) gru: the n gate's gradient as W_hh sees it (r * d_n);
+                 // scratch, and may be cache.aux itself, likewise consumed
     // OUT
-    T* d_gates;      // (T, B, G*H) the gradients w.r.t. each step's gate pre-activations
-                     // (as W_ih sees them): scratch, and may be cache.gates itself, which
-                     // the backward then consumes; each row is read before it is written
-    T* d_hn;         // (T, B, H) gru: the n gate's gradient as W_hh sees it (r * d_n);
-                     // scratch, and may be cache.aux itself, likewise consumed
     T* d_x;          // (B, T, I), or nullptr when not wanted (a network's first layer)
     T* d_h0;         // (B, H)
     T* d_c0;         // (B, H) lstm, else nullptr

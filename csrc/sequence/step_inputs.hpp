@@ -17,7 +17,7 @@
 #include "sequence/tiling.hpp"
 
 namespace rnnkit {
-// Internal linkage: included by the forward's and the backward's translation units.
+// Internal linkage: helpers of the forward's translation unit, kept out of the others.
 namespace {
 
 // b_ih[n] + b_hh[n], the bias of gate row n that each step adds to x_t W_ih^T;
@@ -25,7 +25,7 @@ namespace {
 // r * (W_hn h + b_hn).
 template <class T>
 T input_bias(const SequenceShape& s, const T* bias_ih, const T* bias_hh, int64_t n) {
-    const bool inside_reset = s.cell == Cell::gru && n >= 2 * s.hidden;
+    const bool inside_reset = s.cell == Cell::gru && n >= kGruNewGate * s.hidden;
     return inside_reset ? bias_ih[n] : bias_ih[n] + bias_hh[n];
 }
 
