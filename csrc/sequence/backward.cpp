@@ -34,15 +34,10 @@ void pack_tile_rows(const T* src, int64_t rows, int64_t cols, int64_t ld, int64_
 template <class T>
 AlignedBuffer<T> pack_weight_hh_backward(const T* weight_hh, int64_t gates,
                                          const RecurrentTiling& tiling, int n_threads) {
-    const int64_t H = tiling.hidden, nr = tiling.nr, depth = gates * H;
-    const int64_t blocks = tiling.hidden_blocks;
-    AlignedBuffer<T> packed(blocks * depth * nr);
-#pragma omp parallel for num_threads(threads_for(n_threads, blocks, blocks * depth * nr)) \
-    schedule(static)
-    for (int64_t jb = 0; jb < blocks; ++jb)
-        pack_panels(MatrixView<T>{weight_hh + jb * nr, 1, H}, depth, std::min(nr, H - jb * nr), nr,
-                    packed.data() + jb * depth * nr);
-    return packed;
+    const int64_t H = tiling.hidden, nr = tiling.nr;
+    return pack_panels_parallel<T>(tiling.hidden_blocks, gates * H, nr, n_threads, [&](int64_t jb) {
+        return std::pair{MatrixView<T>{weight_hh + jb * nr, 1, H}, std::min(nr, H - jb * nr)};
+    });
 }
 
 // Layers with at most this many inputs take W_ih's gradient from column_sums.
@@ -163,9 +158,7 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
             for (int64_t r = 0; r < rows; ++r) {
                 const int64_t b = b0 + r, tb = t_next * B + b;
                 if (a.d_output) prefetch(a.d_output + (b * steps + t_next) * H + j0, cols);
-                for (int64_t g = 0; g < G; ++g)
-                    prefetch(a.cache.gates + tb * GH + g * H + j0, cols);    // d_gates: the same
-                if (a.cache.aux) prefetch(a.cache.aux + tb * H + j0, cols);  // gru d_hn: the same
+                prefetch_cache_row(s, a.cache, tb, j0, cols);  // and d_gates, gru's d_hn there
                 if (lstm) prefetch(a.cache.c_prev + tb * H + j0, cols);
                 if (gru) prefetch(a.cache.h_prev + tb * H + j0, cols);
             }

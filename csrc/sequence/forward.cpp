@@ -90,10 +90,8 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
             T* h_later = h_before(step + 2);
             T* c_later = c_before(step + 2);
             for (int64_t r = 0; r < rows; ++r) {
-                const int64_t b = b0 + r, tb = t_next * B + b;
-                for (int64_t g = 0; g < G; ++g)
-                    prefetch(a.cache.gates + tb * GH + g * H + j0, cols);
-                if (a.cache.aux) prefetch(a.cache.aux + tb * H + j0, cols);
+                const int64_t b = b0 + r;
+                prefetch_cache_row(s, a.cache, t_next * B + b, j0, cols);
                 prefetch(h_later + b * H + j0, cols);
                 if (lstm) prefetch(c_later + b * H + j0, cols);
             }

@@ -26,16 +26,13 @@ namespace {
 template <class T>
 AlignedBuffer<T> pack_gate_panels(const T* weight, int64_t depth, int64_t gates,
                                   const RecurrentTiling& tiling, int n_threads) {
-    const int64_t H = tiling.hidden, nr = tiling.nr, panels = tiling.hidden_blocks * gates;
-    const int64_t size = depth * nr;
-    AlignedBuffer<T> packed(panels * size);
-#pragma omp parallel for num_threads(threads_for(n_threads, panels, panels* size)) schedule(static)
-    for (int64_t panel = 0; panel < panels; ++panel) {
-        const int64_t jb = panel / gates, g = panel % gates;
-        pack_panels(MatrixView<T>{weight + (g * H + jb * nr) * depth, depth, 1}, depth,
-                    std::min(nr, H - jb * nr), nr, packed.data() + panel * size);
-    }
-    return packed;
+    const int64_t H = tiling.hidden, nr = tiling.nr;
+    return pack_panels_parallel<T>(
+        tiling.hidden_blocks * gates, depth, nr, n_threads, [&](int64_t panel) {
+            const int64_t jb = panel / gates, g = panel % gates;
+            return std::pair{MatrixView<T>{weight + (g * H + jb * nr) * depth, depth, 1},
+                             std::min(nr, H - jb * nr)};
+        });
 }
 
 // How a task's products of one step lie in its tile scratch, and the packed weights

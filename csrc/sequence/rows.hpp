@@ -5,8 +5,13 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <utility>
 
+#include "common/aligned_buffer.hpp"
 #include "common/parallel.hpp"
+#include "common/prefetch.hpp"
+#include "gemm/pack.hpp"
+#include "sequence/sequence.hpp"
 
 namespace rnnkit {
 // Internal linkage: included by the forward's and the backward's translation units.
@@ -34,6 +39,33 @@ void swap_leading_axes(const T* src, int64_t n0, int64_t n1, int64_t width, T* d
     for (int64_t i1 = 0; i1 < n1; ++i1)
         for (int64_t i0 = 0; i0 < n0; ++i0)
             copy_n(src + (i0 * n1 + i1) * width, width, dst + (i1 * n0 + i0) * width);
+}
+
+// `count` panels of depth x width, packed side by side once per call by the threads
+// in turn: panel q packs the (view, valid columns) pair `source(q)` gives (a block of
+// W_hh or W_ih for the forward's products, of W_hh transposed for the backward's).
+template <class T, class Source>
+AlignedBuffer<T> pack_panels_parallel(int64_t count, int64_t depth, int64_t width, int n_threads,
+                                      Source&& source) {
+    const int64_t size = depth * width;
+    AlignedBuffer<T> packed(count * size);
+#pragma omp parallel for num_threads(threads_for(n_threads, count, count* size)) schedule(static)
+    for (int64_t q = 0; q < count; ++q) {
+        const std::pair<MatrixView<T>, int64_t> panel = source(q);
+        pack_panels(panel.first, depth, panel.second, width, packed.data() + q * size);
+    }
+    return packed;
+}
+
+// Asks for a later step's cache rows of units [j0, j0 + cols) of row `tb` (t * B + b):
+// its gates and aux, which the time loop writes (forward) or reads and overwrites
+// (backward) there.
+template <class T>
+void prefetch_cache_row(const SequenceShape& s, const SequenceCache<T>& cache, int64_t tb,
+                        int64_t j0, int64_t cols) {
+    const int64_t H = s.hidden, GH = s.gates() * H;
+    for (int64_t g = 0; g < s.gates(); ++g) prefetch(cache.gates + tb * GH + g * H + j0, cols);
+    if (cache.aux) prefetch(cache.aux + tb * H + j0, cols);
 }
 
 }  // namespace
