@@ -927,3 +927,29 @@ def test_n_jobs_minus_one_counts_the_cores_this_process_may_use(monkeypatch):
     assert RNNRegressor(n_jobs=-1)._threads() == 3
     assert RNNRegressor(n_jobs=-2)._threads() == 2
     assert RNNRegressor(n_jobs=-5)._threads() == 1
+
+
+def _ragged_fit_predict(X, y):
+    return RNNRegressor(return_sequences=True, **TINY).fit(X, y).predict(X)
+
+
+def _same_per_sample(a, b):
+    return len(a) == len(b) and all(np.array_equal(p, q) for p, q in zip(a, b))
+
+
+def test_ragged_targets_in_object_arrays_read_as_lists():
+    # numpy's own holder of sequences of different lengths: X accepted an object array
+    # already, y failed with numpy's "setting an array element with a sequence".
+    X = _ragged(2)
+    y = [x[:, 0].cumsum() for x in X]
+    X_object, y_object = np.empty(len(X), object), np.empty(len(y), object)
+    X_object[:], y_object[:] = X, y
+    assert _same_per_sample(_ragged_fit_predict(X_object, y_object), _ragged_fit_predict(X, y))
+
+
+def test_ragged_sequences_in_pandas_series_read_as_lists():
+    pandas = pytest.importorskip("pandas")
+    X = _ragged(2)
+    y = [x[:, 0].cumsum() for x in X]
+    got = _ragged_fit_predict(pandas.Series(X), pandas.Series(y))
+    assert _same_per_sample(got, _ragged_fit_predict(X, y))

@@ -58,14 +58,24 @@ class Sequences:
         return np.arange(self.x.shape[1]) < self.steps[:, None]
 
 
+def _sequence_list(value):
+    """A 1-D object array or pandas Series of sequences as a list: numpy's and pandas' own
+    ways of holding sequences of different lengths. Anything else as it is."""
+    dtype = getattr(value, "dtype", None)
+    if isinstance(dtype, np.dtype) and dtype.kind == "O" and getattr(value, "ndim", 0) == 1:
+        items = list(value)
+        if all(np.ndim(item) >= 1 for item in items):
+            return items
+    return value
+
+
 def validate_sequences(estimator, X, *, reset, dtype):
     """Check ``X`` and return it as :class:`Sequences` in ``dtype``.
 
     ``reset=True`` (fit) records ``n_features_in_``, feature names and the layout;
     ``reset=False`` (predict) checks ``X`` against them.
     """
-    if isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1:
-        X = list(X)  # numpy's own way of holding sequences of different lengths
+    X = _sequence_list(X)
     if isinstance(X, (list, tuple)) and len(X) == 0:
         raise ValueError("X: expected at least one sequence, got an empty list")
     items = _ragged_items(X)
@@ -225,6 +235,7 @@ def step_targets(y, seqs, *, dtype=None):
     a ragged ``X``. ``dtype=None`` keeps labels as they are (classification).
     """
     n, steps = len(seqs), seqs.steps
+    y = _sequence_list(y)
     if isinstance(y, (list, tuple)) and (seqs.ragged or len({len(v) for v in y}) > 1):
         if len(y) != n:
             raise ValueError(f"y: expected {n} sequences like X, got {len(y)}")
