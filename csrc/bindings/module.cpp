@@ -272,7 +272,7 @@ py::array_t<T> gemm(const py::array& a, const py::array& b, Isa isa, int n_threa
     T* out = c.mutable_data();
     {
         py::gil_scoped_release release;
-        rnnkit::gemm<T>({m, n, k}, view_a, view_b, out, n, false, threads, isa);
+        rnnkit::gemm<T>({m, n, k}, {view_a, view_b, out, n}, {threads, isa});
     }
     return c;
 }

@@ -37,9 +37,10 @@ int64_t padded_work(int64_t m, int64_t n, Isa isa) {
 
 // C (m x n, n <= kMaxPackedColumns) = or += A B with `kernel`.
 template <class T>
-void gemm_block(const GemmShape& shape, MatrixView<T> a, MatrixView<T> b, T* c, int64_t ldc,
-                bool accumulate, int n_threads, const MicroKernel<T>& kernel) {
+void gemm_block(const GemmShape& shape, const GemmArgs<T>& args, int n_threads,
+                const MicroKernel<T>& kernel) {
     const auto [m, n, k] = shape;
+    const auto& [a, b, c, ldc, accumulate] = args;
     const int64_t mr = kernel.mr, nr = kernel.nr;
     const int64_t kc_max = std::min(k, kGemmDepthBlock);
     const int64_t n_panels = ceil_div(n, nr);
@@ -154,9 +155,10 @@ void gemm_block(const GemmShape& shape, MatrixView<T> a, MatrixView<T> b, T* c, 
 }  // namespace
 
 template <class T>
-void gemm(const GemmShape& shape, MatrixView<T> a, MatrixView<T> b, T* c, int64_t ldc,
-          bool accumulate, int n_threads, Isa isa) {
+void gemm(const GemmShape& shape, const GemmArgs<T>& args, Execution run) {
     const auto [m, n, k] = shape;
+    const auto& [a, b, c, ldc, accumulate] = args;
+    const Isa isa = run.isa;
     if (m <= 0 || n <= 0) return;
     if (k <= 0) {
         if (!accumulate)
@@ -170,22 +172,19 @@ void gemm(const GemmShape& shape, MatrixView<T> a, MatrixView<T> b, T* c, int64_
     if (4 * padded_work<T>(n, m, isa) < 3 * padded_work<T>(m, n, isa)) {
         AlignedBuffer<T> c_t(n * m);
         if (accumulate) transpose(c, m, n, ldc, c_t.data(), m);
-        gemm<T>({n, m, k}, b.transposed(), a.transposed(), c_t.data(), m, accumulate, n_threads,
-                isa);
+        gemm<T>({n, m, k}, {b.transposed(), a.transposed(), c_t.data(), m, accumulate}, run);
         transpose(c_t.data(), n, m, m, c, ldc);
         return;
     }
     const MicroKernel<T> kernel = select_microkernel_for<T>(isa, m, n);
     for (int64_t j0 = 0; j0 < n; j0 += kMaxPackedColumns) {
         const GemmShape block{m, std::min(kMaxPackedColumns, n - j0), k};
-        gemm_block<T>(block, a, MatrixView<T>{b.at(0, j0), b.row_stride, b.col_stride}, c + j0, ldc,
-                      accumulate, n_threads, kernel);
+        const MatrixView<T> b_block{b.at(0, j0), b.row_stride, b.col_stride};
+        gemm_block<T>(block, {a, b_block, c + j0, ldc, accumulate}, run.n_threads, kernel);
     }
 }
 
-template void gemm<float>(const GemmShape&, MatrixView<float>, MatrixView<float>, float*, int64_t,
-                          bool, int, Isa);
-template void gemm<double>(const GemmShape&, MatrixView<double>, MatrixView<double>, double*,
-                           int64_t, bool, int, Isa);
+template void gemm<float>(const GemmShape&, const GemmArgs<float>&, Execution);
+template void gemm<double>(const GemmShape&, const GemmArgs<double>&, Execution);
 
 }  // namespace rnnkit

@@ -20,9 +20,16 @@ struct GemmShape {
 // the k sum is part of the result's rounding, so it must never vary.
 constexpr int64_t kGemmDepthBlock = 256;
 
-// IN a (m x k), b (k x n); OUT c (m x n, row stride ldc); IN accumulate: C += A B.
 template <class T>
-void gemm(const GemmShape& shape, MatrixView<T> a, MatrixView<T> b, T* c, int64_t ldc,
-          bool accumulate, int n_threads, Isa isa = Isa::best);
+struct GemmArgs {
+    MatrixView<T> a;          // IN (m x k)
+    MatrixView<T> b;          // IN (k x n)
+    T* c;                     // OUT (m x n), rows ldc apart; also IN with accumulate
+    int64_t ldc;              // IN
+    bool accumulate = false;  // IN: C += A B instead of C = A B
+};
+
+template <class T>
+void gemm(const GemmShape& shape, const GemmArgs<T>& args, Execution run);
 
 }  // namespace rnnkit

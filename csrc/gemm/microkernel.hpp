@@ -17,6 +17,13 @@ namespace rnnkit {
 
 enum class Isa { best, avx512, avx2, generic };
 
+// How to run a call: OpenMP threads, and the instruction set of the GEMM and the
+// cell math (Isa::best: the widest this CPU has). Neither changes any result.
+struct Execution {
+    int n_threads;
+    Isa isa = Isa::best;
+};
+
 template <class T>
 struct MicroKernel {
     // IN kc: depth; IN a: A's rows, element (i, k) at a.at(i, k) (a packed panel is

@@ -237,18 +237,17 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
     column_sums(d_gates_ih, rows_all, GH, x_steps.data(), thin ? I : 0, a.d_bias_ih, a.d_weight_ih,
                 n_threads);
     if (!thin)
-        gemm<T>({GH, I, rows_all}, d_ih_t, MatrixView<T>{x_steps.data(), I, 1}, a.d_weight_ih, I,
-                false, n_threads, run.isa);
+        gemm<T>({GH, I, rows_all}, {d_ih_t, MatrixView<T>{x_steps.data(), I, 1}, a.d_weight_ih, I},
+                run);
     // W_hh's rows see W_ih's gate gradients, except gru's n rows (d_hn).
     const int64_t shared_rows = gru ? kGruNewGate * H : GH;
-    gemm<T>({shared_rows, H, rows_all}, d_ih_t, h_prev, a.d_weight_hh, H, false, n_threads,
-            run.isa);
+    gemm<T>({shared_rows, H, rows_all}, {d_ih_t, h_prev, a.d_weight_hh, H}, run);
     if (gru)
-        gemm<T>({H, H, rows_all}, MatrixView<T>{d_hn, 1, H}, h_prev,
-                a.d_weight_hh + shared_rows * H, H, false, n_threads, run.isa);
+        gemm<T>({H, H, rows_all},
+                {MatrixView<T>{d_hn, 1, H}, h_prev, a.d_weight_hh + shared_rows * H, H}, run);
     if (a.d_x) {
-        gemm<T>({rows_all, I, GH}, d_ih_t.transposed(), MatrixView<T>{a.weight_ih, I, 1},
-                d_x_steps.data(), I, false, n_threads, run.isa);
+        gemm<T>({rows_all, I, GH},
+                {d_ih_t.transposed(), MatrixView<T>{a.weight_ih, I, 1}, d_x_steps.data(), I}, run);
         swap_leading_axes(d_x_steps.data(), steps, B, I, a.d_x, n_threads);
     }
     // Both biases add to the same pre-activations (all of rnn's and lstm's, gru's r and

@@ -78,13 +78,6 @@ struct BackwardArgs {
     T* d_bias_hh;    // (G*H)
 };
 
-// How to run a call: OpenMP threads, and the instruction set of the GEMM and the
-// cell math (Isa::best: the widest this CPU has). Neither changes any result.
-struct Execution {
-    int n_threads;
-    Isa isa = Isa::best;
-};
-
 template <class T>
 void sequence_forward(const SequenceShape& shape, const ForwardArgs<T>& args, Execution run);
 
