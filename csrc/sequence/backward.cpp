@@ -43,17 +43,25 @@ AlignedBuffer<T> pack_weight_hh_backward(const T* weight_hh, int64_t gates,
 // Layers with at most this many inputs take W_ih's gradient from column_sums.
 constexpr int64_t kThinInputs = 4;
 
-// IN matrix (rows x cols); OUT sums[c] = the sum of column c; and, for `inputs` (at
-// most kThinInputs, may be 0) columns of IN x (rows x inputs), OUT weighted[c * inputs
-// + i] = the sum over rows r of matrix[r][c] * x[r][i]. Rows are added in order and
-// threads split the columns: the same bits for any thread count. A chunk's sums stay
+template <class T>
+struct ColumnSums {
+    const T* matrix;  // IN (rows x cols)
+    int64_t rows, cols;
+    const T* x;      // IN (rows x inputs), or nullptr with inputs 0
+    int64_t inputs;  // at most kThinInputs
+    T* sums;         // OUT (cols): sums[c] = the sum of column c
+    T* weighted;     // OUT (cols x inputs): [c * inputs + i] = sum over r of matrix[r][c] x[r][i]
+};
+
+// Computes ColumnSums' outputs. Rows are added in order and threads split the
+// columns: the same bits for any thread count. A chunk's sums stay
 // in registers while all rows stream past. This gives the bias gradients and, for a
 // layer of a few inputs, dW_ih = d_gates^T x in one pass over d_gates: as a GEMM, an
 // output that thin re-read all of d_gates for little arithmetic (the cosine RNN's 40
 // MB per batch, 2 ms on one thread or two alike).
 template <class T>
-void column_sums(const T* matrix, int64_t rows, int64_t cols, const T* x, int64_t inputs, T* sums,
-                 T* weighted, int n_threads) {
+void column_sums(const ColumnSums<T>& a, int n_threads) {
+    const auto& [matrix, rows, cols, x, inputs, sums, weighted] = a;
     constexpr int64_t chunk = 64;
     const int64_t chunks = ceil_div(cols, chunk);
 #pragma omp parallel num_threads(threads_for(n_threads, chunks, rows* cols))
@@ -234,8 +242,9 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
             if (!is_valid(a.lengths, b, t)) std::fill_n(x_steps.data() + (t * B + b) * I, I, T(0));
     const MatrixView<T> d_ih_t{d_gates_ih, 1, GH}, h_prev{a.cache.h_prev, H, 1};
     const bool thin = I <= kThinInputs;
-    column_sums(d_gates_ih, rows_all, GH, x_steps.data(), thin ? I : 0, a.d_bias_ih, a.d_weight_ih,
-                n_threads);
+    column_sums<T>(
+        {d_gates_ih, rows_all, GH, x_steps.data(), thin ? I : 0, a.d_bias_ih, a.d_weight_ih},
+        n_threads);
     if (!thin)
         gemm<T>({GH, I, rows_all}, {d_ih_t, MatrixView<T>{x_steps.data(), I, 1}, a.d_weight_ih, I},
                 run);
@@ -254,7 +263,7 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
     // z): one sum serves both.
     copy_n(a.d_bias_ih, shared_rows, a.d_bias_hh);
     if (gru)
-        column_sums<T>(d_hn, rows_all, H, nullptr, 0, a.d_bias_hh + shared_rows, nullptr,
+        column_sums<T>({d_hn, rows_all, H, nullptr, 0, a.d_bias_hh + shared_rows, nullptr},
                        n_threads);
 }
 
