@@ -58,6 +58,17 @@ def test_weights_near_the_float64_limit_fit_as_their_ratios_to_ridge_do():
     np.testing.assert_allclose(huge.predict(X), unit.predict(X), rtol=1e-7, atol=1e-12)
 
 
+def test_tiny_weights_with_a_large_ridge_are_not_rescaled():
+    # Scaling to the largest weight is for weights above 1: by 1e-316 it made ridge inf
+    # (LinAlgError from the solve). A ridge that large leaves coefficients near 0.
+    rng = np.random.default_rng(5)
+    X, y = rng.standard_normal((30, 6, 1)), rng.standard_normal(30)
+    for weights, ridge in ((np.full(30, 1e-316), 1e-6), (np.full(30, 0.25), 1e308)):
+        model = EchoStateRegressor(n_reservoir=10, ridge=ridge, random_state=0)
+        model.fit(X, y, sample_weight=weights)
+        assert np.isfinite(model.coef_).all() and np.abs(model.coef_).max() < 1e-6
+
+
 def test_return_sequences_fits_every_step_after_the_washout():
     rng = np.random.default_rng(1)
     X, y = rng.standard_normal((6, 30, 1)), rng.standard_normal((6, 30))

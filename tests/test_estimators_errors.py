@@ -1138,10 +1138,19 @@ def test_a_validation_set_too_small_to_score(cls, forbid_training):
     with pytest.raises(ValueError, match=split):
         tiny(cls, early_stopping=True, validation_fraction=0.1).fit(X3[:9], y[:9])
     with pytest.raises(ValueError, match=r"^validation_data leaves 1 sequence to validate on"):
-        tiny(cls).fit(X3, y, validation_data=(X3[:1], y[:1]))
+        tiny(cls, early_stopping=True).fit(X3, y, validation_data=(X3[:1], y[:1]))
     # One sequence of several steps has several rows to score with return_sequences.
     per_step = np.repeat(np.asarray(y)[:, None], X3.shape[1], axis=1)
     with pytest.raises(ValueError, match=r"^validation_data leaves 1 step to validate on"):
-        tiny(cls, return_sequences=True).fit(
+        tiny(cls, return_sequences=True, early_stopping=True).fit(
             X3, per_step, validation_data=([X3[0, :1]], [per_step[0, :1]])
         )
+
+
+@pytest.mark.parametrize("cls", [RNNRegressor, RNNClassifier])
+def test_one_validation_sequence_is_recorded_without_early_stopping(cls):
+    # Nothing stops on its score then: the loss is recorded each epoch, as before.
+    y = Y if cls is RNNRegressor else np.arange(N) % 2
+    est = tiny(cls).fit(X3, y, validation_data=(X3[:1], y[:1]))
+    assert len(est.history_["val_loss"]) == est.n_iter_
+    assert all(np.isfinite(est.history_["val_loss"]))

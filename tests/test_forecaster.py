@@ -188,6 +188,14 @@ def test_predict_keeps_the_fitted_windows_after_set_params():
     assert model.score(SERIES[150:200]) == score
 
 
+def test_a_forecaster_pickled_before_its_windows_were_recorded_still_forecasts():
+    model = RNNForecaster(lookback=10, **{**SMALL, "max_epochs": 2}).fit(SERIES[:100])
+    forecast, score = model.predict(3), model.score(SERIES[100:150])
+    del model._design  # as unpickled from an rnnkit that did not keep it
+    np.testing.assert_array_equal(model.predict(3), forecast)
+    assert model.score(SERIES[100:150]) == score
+
+
 def test_a_list_of_rows_gets_a_hint():
     with pytest.raises(ValueError, match=r"read as several series: pass a 2-D series as an array"):
         RNNForecaster(lookback=10, **SMALL).fit([[v] for v in SERIES[:100]])

@@ -198,6 +198,12 @@ def test_forecast_index_gives_the_x_values():
     np.testing.assert_array_equal(line(ax, "predicted").get_xdata(), days[2:])
 
 
+def test_forecast_labels_may_be_any_pair_of_str():
+    for labels in (["truth", "model"], np.array(["truth", "model"]), iter(("truth", "model"))):
+        ax = plot_forecast([1.0, 2.0], [1.5, 2.5], labels=labels)
+        assert [line.get_label() for line in ax.get_lines()] == ["truth", "model"]
+
+
 def test_forecast_without_actual_values_draws_the_prediction_only():
     ax = plot_forecast(None, [1.0, 2.0], history=[0.0, 0.5])
     assert labels_of(ax) == ["history", "predicted"]
@@ -304,6 +310,17 @@ def test_sequence_probabilities_are_those_of_each_prefix(classifier, sequences):
     last = [line(ax, name).get_ydata()[-1] for name in CLASSES]
     np.testing.assert_allclose(last, classifier.predict_proba(sequence[None])[0], rtol=1e-12)
     assert ax.get_title() == "reading"
+
+
+def test_sequence_probabilities_keep_the_fitted_return_sequences(sequences):
+    # set_params since the fit changes the next fit, not how the fitted model predicts
+    # (an IndexError before: the plot read the new setting, predict_proba the fitted one).
+    X, y, _ = sequences
+    model = _classifier().fit(X, y)
+    expected = [line.get_ydata() for line in plot_sequence_probabilities(model, X[7]).get_lines()]
+    model.set_params(return_sequences=True)
+    got = [line.get_ydata() for line in plot_sequence_probabilities(model, X[7]).get_lines()]
+    np.testing.assert_array_equal(got, expected)
 
 
 def test_sequence_probabilities_of_a_univariate_1d_sequence():

@@ -230,7 +230,8 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
             self._random_state = check_random_state(self.random_state)
         if validation_data is not None:
             val = self._validation_set(validation_data, dtype)
-            self._check_validation_size(val[0], "validation_data")
+            if self.early_stopping:  # otherwise its scores are only recorded
+                self._check_validation_size(val[0], "validation_data")
             return (seqs, targets, weights), val
         if self.early_stopping and not incremental:
             train, val = self._split(seqs, targets, weights)
@@ -339,9 +340,9 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
         return seqs, targets, weights
 
     def _check_validation_size(self, seqs, what):
-        """At least 2 scored rows (sequences, or steps with return_sequences), as
-        scikit-learn's MLP asks: R² of one is undefined (NaN, which no epoch improves on,
-        so early stopping stopped at random)."""
+        """At least 2 scored rows (sequences, or steps with return_sequences) for early
+        stopping, as scikit-learn's MLP asks of its split: R² of one is undefined (NaN,
+        which no epoch improves on, so training stopped after n_iter_no_change epochs)."""
         rows = int(seqs.step_mask().sum()) if self._fitted_sequences else len(seqs)
         if rows < 2:
             unit = "step" if self._fitted_sequences else "sequence"

@@ -212,9 +212,11 @@ def ridge_readout(features, targets, weights, ridge):
     """
     # Only the weights' ratio to ridge matters: dividing both by a power of two near the
     # largest weight is exact, and keeps weights near float64's limit from overflowing
-    # the sums and the Gram matrix.
-    scale = np.ldexp(1.0, np.frexp(weights.max())[1] - 1)
-    weights, ridge = weights / scale, ridge / scale
+    # the sums and the Gram matrix. Only large weights: dividing by a tiny one would
+    # overflow ridge instead.
+    if weights.max() > 1.0:
+        scale = np.ldexp(1.0, np.frexp(weights.max())[1] - 1)
+        weights, ridge = weights / scale, ridge / scale
     total = weights.sum()
     feature_mean = weights @ features / total
     target_mean = weights @ targets / total

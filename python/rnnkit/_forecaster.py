@@ -244,7 +244,7 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
             univariate = _univariate(history, many)
             for i, part in enumerate(parts):
                 self._check_context(part, f"history[{i}]" if many else "history")
-            contexts = [part[-self._design.lookback :] for part in parts]
+            contexts = [part[-self._fitted_design.lookback :] for part in parts]
         contexts = [self._scaled(context) for context in contexts]
         forecast = self._unscaled(self._forecast(np.stack(contexts), int(steps)))
         # A 1-D series is continued as 1-D values, as the user gave it.
@@ -260,7 +260,7 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self, "regressor_")
         _, parts = self._checked_series(series, "series")
-        lookback, horizon = self._design.lookback, self._design.horizon
+        lookback, horizon = self._fitted_design.lookback, self._fitted_design.horizon
         truths, forecasts = [], []
         for i, part in enumerate(parts):
             where = f"series[{i}]" if len(parts) > 1 else "series"
@@ -274,6 +274,13 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
 
     # -- helpers -------------------------------------------------------------------------
 
+    @property
+    def _fitted_design(self):
+        """The windows of the last fit; for a model pickled before rnnkit recorded them,
+        the current settings."""
+        design = getattr(self, "_design", None)
+        return design if design is not None else _Design(self.lookback, self.horizon, self.strategy)
+
     def _checked_series(self, value, name):
         """``_as_series(value, name)``, its columns checked against the fitted ones."""
         many, parts = _as_series(value, name)
@@ -286,7 +293,7 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         """Scaled (B, lookback, F) histories -> scaled (B, steps, F) continuations, one
         network call per block of steps, each block appended to the history."""
         batch, _, n_features = contexts.shape
-        block, lookback = self._design.block, self._design.lookback
+        block, lookback = self._fitted_design.block, self._fitted_design.lookback
         produced = []
         for _ in range(-(-steps // block)):
             predicted = self.regressor_.predict(contexts).reshape(batch, block, n_features)
@@ -301,7 +308,7 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
                 f"{where}: has {part.shape[1]} features, but RNNForecaster is expecting "
                 f"{self.n_features_in_} features as input"
             )
-        lookback = self._design.lookback
+        lookback = self._fitted_design.lookback
         if len(part) < lookback + extra:
             raise ValueError(
                 f"{where}: has {len(part)} steps, but needs at least "

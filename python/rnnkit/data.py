@@ -479,11 +479,11 @@ def mackey_glass(
     def rate(value, delayed):
         if not delayed >= 0.0:  # the exact series stays positive; a step too long left it
             raise _Diverged
-        try:
-            feedback = delayed / (1.0 + delayed**n)
+        try:  # beta * delayed first: the rounding every published series was made with
+            feedback = beta * delayed / (1.0 + delayed**n)
         except OverflowError:  # delayed**n beyond float64: the feedback is 0 to precision
             feedback = 0.0
-        return beta * feedback - gamma * value
+        return feedback - gamma * value
 
     half = 0.5 * dt
     try:

@@ -16,7 +16,7 @@ it). Nothing calls ``show()``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 
 import numpy as np
 from sklearn.exceptions import NotFittedError
@@ -221,14 +221,10 @@ def plot_forecast(
                 f"{np.shape(y_pred)}, got {np.shape(history)}"
             )
     m = 0 if past is None else len(past)
-    if (
-        isinstance(labels, str)
-        or not isinstance(labels, Sequence)
-        or len(labels) != 2
-        or not all(isinstance(label, str) for label in labels)
-    ):
+    pair = [] if isinstance(labels, str) or not isinstance(labels, Iterable) else list(labels)
+    if len(pair) != 2 or not all(isinstance(label, str) for label in pair):
         raise ValueError(f"labels: expected a pair (actual, predicted) of str, got {labels!r}")
-    actual_label, predicted_label = labels
+    actual_label, predicted_label = pair
 
     if index is None:
         x_past, x = np.arange(m), np.arange(m, m + n)
@@ -296,7 +292,7 @@ def _step_probabilities(model, sequence):
                 f"sequences of {model.n_features_in_} steps); expected a 1-D sequence, got "
                 f"shape {seq.shape}"
             )
-        if not model.return_sequences:
+        if not model._fitted_sequences:
             raise ValueError(
                 f"plot_sequence_probabilities: {type(model).__name__} was fitted on 2-D input "
                 f"(a table of {model.n_features_in_} steps) with return_sequences=False, so "
@@ -306,7 +302,7 @@ def _step_probabilities(model, sequence):
         return np.asarray(model.predict_proba(seq.reshape(1, -1)))[0]
     if seq.ndim == 1:
         seq = seq[:, None]
-    if model.return_sequences:
+    if model._fitted_sequences:
         return np.asarray(model.predict_proba(seq[None]))[0]
     # The prediction after reading steps 1..t, for every t in one call: the prefixes are a
     # ragged batch, padded to T steps that the kernels skip.
