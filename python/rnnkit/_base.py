@@ -152,6 +152,8 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
         validation_data : (X_val, y_val) or (X_val, y_val, sample_weight_val), optional.
             Scored after every epoch; with ``early_stopping`` it replaces the
             ``validation_fraction`` split, whose sequences keep their ``sample_weight``.
+            It is used as given: in a Pipeline, the steps before the estimator do not
+            transform it, so pass it transformed as they would transform X.
 
         Returns
         -------
