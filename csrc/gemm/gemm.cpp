@@ -142,8 +142,8 @@ void gemm_block(const GemmShape& shape, const GemmArgs<T>& args, int n_threads,
                             const MatrixView<T> rows_of_a =
                                 direct ? MatrixView<T>{a.at(i, k0), a.row_stride, a.col_stride}
                                        : MatrixView<T>{a_rows + ip * mr * kc, 1, mr};
-                            kernel.tile(kc, rows_of_a, b_block + p * nr * kc, c + i * ldc + j, ldc,
-                                        std::min(mr, m - i), std::min(nr, n - j), add);
+                            kernel.tile({kc, rows_of_a, b_block + p * nr * kc, c + i * ldc + j, ldc,
+                                         std::min(mr, m - i), std::min(nr, n - j), add});
                         }
                     }
                 }

@@ -24,14 +24,22 @@ struct Execution {
     Isa isa = Isa::best;
 };
 
+// One tile's product, as a micro-kernel reads and writes it.
+template <class T>
+struct TileArgs {
+    int64_t kc;       // IN: the depth
+    MatrixView<T> a;  // IN: A's rows, element (i, k) at a.at(i, k) (a packed panel is
+                      // {panel, 1, mr}); only its first m rows are read
+    const T* b;       // IN: the packed B panel (kc x nr, k-major)
+    T* c;             // OUT: the tile, rows ldc apart, of which only m x n is written
+    int64_t ldc;
+    int64_t m, n;     // rows and columns of the tile (<= mr, nr)
+    bool accumulate;  // IN: add to c instead of overwriting it
+};
+
 template <class T>
 struct MicroKernel {
-    // IN kc: depth; IN a: A's rows, element (i, k) at a.at(i, k) (a packed panel is
-    // {panel, 1, mr}); only its first m rows are read; IN b: packed B panel; OUT c:
-    // tile with leading dimension ldc, of which only m x n (<= mr x nr) is written;
-    // IN accumulate: add to c instead of overwriting it.
-    using Fn = void (*)(int64_t kc, const MatrixView<T>& a, const T* b, T* c, int64_t ldc,
-                        int64_t m, int64_t n, bool accumulate);
+    using Fn = void (*)(const TileArgs<T>& args);
     int64_t mr;
     int64_t nr;
     Fn fn;
@@ -44,13 +52,12 @@ struct MicroKernel {
     Fn narrow = nullptr;
     Fn narrow_half = nullptr;
 
-    // A tile of `rows` <= mr rows and n <= nr columns: by the variant with the least
+    // A tile of m <= mr rows and n <= nr columns: by the variant with the least
     // arithmetic that covers it.
-    void tile(int64_t kc, const MatrixView<T>& a, const T* b, T* c, int64_t ldc, int64_t rows,
-              int64_t n, bool accumulate) const {
-        const bool few_rows = half && 2 * rows <= mr, few_columns = narrow && 2 * n <= nr;
+    void tile(const TileArgs<T>& args) const {
+        const bool few_rows = half && 2 * args.m <= mr, few_columns = narrow && 2 * args.n <= nr;
         const Fn f = few_columns ? (few_rows ? narrow_half : narrow) : (few_rows ? half : fn);
-        f(kc, a, b, c, ldc, rows, n, accumulate);
+        f(args);
     }
 
     // The columns to ask of tile() for `columns` valid ones in a scratch tile with room

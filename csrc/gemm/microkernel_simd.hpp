@@ -17,10 +17,13 @@ namespace rnnkit::detail {
 // MR rows x NV vectors of V::width columns held in MR * NV registers, from a packed
 // B panel BNV vectors wide (a narrow kernel reads the first NV of a wider panel).
 template <class V, int MR, int NV, int BNV = NV>
-void simd_microkernel(int64_t kc, const MatrixView<typename V::scalar>& a,
-                      const typename V::scalar* b, typename V::scalar* c, int64_t ldc, int64_t m,
-                      int64_t n, bool accumulate) {
+void simd_microkernel(const TileArgs<typename V::scalar>& args) {
     using T = typename V::scalar;
+    // Locals, not reads through args: the k loop keeps them in registers.
+    const int64_t kc = args.kc, ldc = args.ldc, m = args.m, n = args.n;
+    const MatrixView<T> a = args.a;
+    const T* const b = args.b;
+    T* const c = args.c;
     constexpr int NR = NV * V::width;
     typename V::vec acc[MR][NV];
     // Every loop over acc fully unrolled, or GCC keeps acc in memory: with `unroll 8` a
@@ -64,7 +67,7 @@ void simd_microkernel(int64_t kc, const MatrixView<typename V::scalar>& a,
 #pragma GCC unroll 16
             for (int v = 0; v < NV; ++v) {
                 T* dst = c + i * ldc + v * V::width;
-                V::store(dst, accumulate ? V::add(V::load(dst), acc[i][v]) : acc[i][v]);
+                V::store(dst, args.accumulate ? V::add(V::load(dst), acc[i][v]) : acc[i][v]);
             }
         }
         return;
@@ -78,7 +81,7 @@ void simd_microkernel(int64_t kc, const MatrixView<typename V::scalar>& a,
     for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 16
         for (int v = 0; v < NV; ++v) V::store(tile + i * NR + v * V::width, acc[i][v]);
-    store_tile(tile, NR, c, ldc, m, n, accumulate);
+    store_tile(tile, NR, args);
 }
 
 // The kernel of MR rows x 2 vectors, with its variants for a partly filled panel

@@ -156,8 +156,8 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
             const MatrixView<T> later =
                 gru ? MatrixView<T>{later_panels + panel, 1, mr}
                     : MatrixView<T>{d_gates_ih + (t_later * B + b0) * GH, GH, 1};
-            kernel.tile(GH, later, weight.data() + tiling.block(task) * GH * nr, tile, nr, rows,
-                        kernel.scratch_columns(cols), false);
+            kernel.tile({GH, later, weight.data() + tiling.block(task) * GH * nr, tile, nr, rows,
+                         kernel.scratch_columns(cols), false});
         }
 
         // The same rows of what the next step (one earlier in time) reads and writes.

@@ -124,15 +124,15 @@ class GateTiles {
         const int64_t nr = kernel_.nr, width = row_stride();
         if (side_by_side_) {
             for (int64_t p = 0; p < panels(); ++p)
-                kernel_.tile(kc, a, packed + (p * depth + k0) * nr, tile + p * nr, width, rows,
-                             kernel_.scratch_columns(std::min(nr, gh() - p * nr)), accumulate);
+                kernel_.tile({kc, a, packed + (p * depth + k0) * nr, tile + p * nr, width, rows,
+                              kernel_.scratch_columns(std::min(nr, gh() - p * nr)), accumulate});
             return;
         }
         const int64_t cols = kernel_.scratch_columns(tiling_.cols(task));
         for (int64_t g = 0; g < gates_; ++g) {
             const int64_t panel = tiling_.block(task) * gates_ + g;
-            kernel_.tile(kc, a, packed + (panel * depth + k0) * nr, tile + g * gate_stride(), width,
-                         rows, cols, accumulate);
+            kernel_.tile({kc, a, packed + (panel * depth + k0) * nr, tile + g * gate_stride(),
+                          width, rows, cols, accumulate});
         }
     }
 
