@@ -97,8 +97,8 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
             }
         }
         // The tile's rows of h_{t-1} are read where the last step wrote them.
-        tiles.multiply(H, MatrixView<T>{h_prev + b0 * H, H, 1}, weight.data(), H, 0, task, tile,
-                       rows, false);
+        tiles.multiply({task, MatrixView<T>{h_prev + b0 * H, H, 1}, rows, weight.data(), H, 0, H,
+                        tile, false});
         for (int64_t r = 0; r < rows; ++r) {
             const int64_t b = b0 + r, state = b * H + j0, tb = t * B + b;
             T* out = a.output ? a.output + (b * steps + t) * H + j0 : nullptr;

@@ -117,10 +117,19 @@ class GateTiles {
         }
     }
 
-    // OUT tile (+)= the `rows` rows of IN a times `task`'s panels of IN packed (from
-    // pack, `depth` deep), over kc of that depth from k0.
-    void multiply(int64_t kc, const MatrixView<T>& a, const T* packed, int64_t depth, int64_t k0,
-                  int64_t task, T* tile, int64_t rows, bool accumulate) const {
+    // One product of a task's rows into its tile.
+    struct Product {
+        int64_t task;
+        MatrixView<T> a;  // IN: the task's rows of A
+        int64_t rows;
+        const T* packed;  // IN: pack()'s panels, `depth` deep, of which kc from k0 are used
+        int64_t depth, k0, kc;
+        T* tile;  // OUT: the task's tile scratch, = or += (accumulate) the product
+        bool accumulate;
+    };
+
+    void multiply(const Product& product) const {
+        const auto& [task, a, rows, packed, depth, k0, kc, tile, accumulate] = product;
         const int64_t nr = kernel_.nr, width = row_stride();
         if (side_by_side_) {
             for (int64_t p = 0; p < panels(); ++p)

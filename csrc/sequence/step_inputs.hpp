@@ -96,9 +96,9 @@ class StepInputs {
             const int64_t rows = tiling_.rows(task);
             tiles_.fill(bias_row_.data(), task, scratch, rows);
             for (int64_t k0 = 0; k0 < I; k0 += kGemmDepthBlock)
-                tiles_.multiply(std::min(kGemmDepthBlock, I - k0),
-                                MatrixView<T>{x + k0, s_.steps * I, 1}, weights_.data(), I, k0,
-                                task, scratch, rows, true);
+                tiles_.multiply({task, MatrixView<T>{x + k0, s_.steps * I, 1}, rows,
+                                 weights_.data(), I, k0, std::min(kGemmDepthBlock, I - k0), scratch,
+                                 /*accumulate=*/true});
             return {scratch, tiles_.row_stride(), tiles_.gate_stride()};
         }
         // The same rows of the next step's projection, while this one's cell math runs:
