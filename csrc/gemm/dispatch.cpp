@@ -36,53 +36,22 @@ Isa resolve_isa(Isa isa) {
 
 namespace {
 
-// Each ISA's kernel, or its single-row counterpart for `row_columns` when > 0.
-template <class T>
-struct KernelTable;
-
-template <>
-struct KernelTable<float> {
-    static MicroKernel<float> generic(int64_t row_columns) {
-        return row_columns > 0 ? microkernel_generic_row_f32(row_columns)
-                               : microkernel_generic_f32();
-    }
-#ifdef RNNKIT_X86
-    static MicroKernel<float> avx2(int64_t row_columns) {
-        return row_columns > 0 ? microkernel_avx2_row_f32(row_columns) : microkernel_avx2_f32();
-    }
-    static MicroKernel<float> avx512(int64_t row_columns) {
-        return row_columns > 0 ? microkernel_avx512_row_f32(row_columns) : microkernel_avx512_f32();
-    }
-#endif
-};
-
-template <>
-struct KernelTable<double> {
-    static MicroKernel<double> generic(int64_t row_columns) {
-        return row_columns > 0 ? microkernel_generic_row_f64(row_columns)
-                               : microkernel_generic_f64();
-    }
-#ifdef RNNKIT_X86
-    static MicroKernel<double> avx2(int64_t row_columns) {
-        return row_columns > 0 ? microkernel_avx2_row_f64(row_columns) : microkernel_avx2_f64();
-    }
-    static MicroKernel<double> avx512(int64_t row_columns) {
-        return row_columns > 0 ? microkernel_avx512_row_f64(row_columns) : microkernel_avx512_f64();
-    }
-#endif
-};
-
+// The full kernel of `isa`, or its single-row counterpart for `row_columns` when > 0:
+// one namespace per ISA, as cell_kernels picks the cells'.
 template <class T>
 MicroKernel<T> select(Isa isa, int64_t row_columns) {
     switch (resolve_isa(isa)) {
 #ifdef RNNKIT_X86
         case Isa::avx512:
-            return KernelTable<T>::avx512(row_columns);
+            return row_columns > 0 ? microkernels_avx512::row<T>(row_columns)
+                                   : microkernels_avx512::full<T>();
         case Isa::avx2:
-            return KernelTable<T>::avx2(row_columns);
+            return row_columns > 0 ? microkernels_avx2::row<T>(row_columns)
+                                   : microkernels_avx2::full<T>();
 #endif
         default:
-            return KernelTable<T>::generic(row_columns);
+            return row_columns > 0 ? microkernels_generic::row<T>(row_columns)
+                                   : microkernels_generic::full<T>();
     }
 }
 

@@ -91,21 +91,22 @@ bool isa_supported(Isa isa);
 // std::invalid_argument if `isa` is not supported by this CPU or build.
 Isa resolve_isa(Isa isa);
 
-// Per-ISA kernels (each defined in its own file, compiled for that ISA).
-// The *_row variants are their single-row counterparts, sized for `columns`.
-MicroKernel<float> microkernel_generic_f32();
-MicroKernel<double> microkernel_generic_f64();
-MicroKernel<float> microkernel_generic_row_f32(int64_t columns);
-MicroKernel<double> microkernel_generic_row_f64(int64_t columns);
+// Per-ISA kernels, one namespace each, defined in its own file compiled for that ISA
+// (as the cells are: cells/cell.hpp): full<T>() is the mr x nr kernel, row<T>(columns)
+// its single-row counterpart sized for `columns`.
+#define RNNKIT_DECLARE_MICROKERNELS(isa_namespace) \
+    namespace isa_namespace {                      \
+    template <class T>                             \
+    MicroKernel<T> full();                         \
+    template <class T>                             \
+    MicroKernel<T> row(int64_t columns);           \
+    }
+
+RNNKIT_DECLARE_MICROKERNELS(microkernels_generic)
 #ifdef RNNKIT_X86
-MicroKernel<float> microkernel_avx2_f32();
-MicroKernel<double> microkernel_avx2_f64();
-MicroKernel<float> microkernel_avx2_row_f32(int64_t columns);
-MicroKernel<double> microkernel_avx2_row_f64(int64_t columns);
-MicroKernel<float> microkernel_avx512_f32();
-MicroKernel<double> microkernel_avx512_f64();
-MicroKernel<float> microkernel_avx512_row_f32(int64_t columns);
-MicroKernel<double> microkernel_avx512_row_f64(int64_t columns);
+RNNKIT_DECLARE_MICROKERNELS(microkernels_avx2)
+RNNKIT_DECLARE_MICROKERNELS(microkernels_avx512)
 #endif
+#undef RNNKIT_DECLARE_MICROKERNELS
 
 }  // namespace rnnkit

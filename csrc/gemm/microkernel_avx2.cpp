@@ -1,6 +1,8 @@
 // AVX2 + FMA micro-kernels. Compiled with -mavx2 -mfma; reached only after a CPU check.
 #include <immintrin.h>
 
+#include <type_traits>
+
 #include "gemm/microkernel.hpp"
 #include "gemm/microkernel_simd.hpp"
 
@@ -33,14 +35,27 @@ struct Avx2F64 {
 
 }  // namespace
 
+namespace microkernels_avx2 {
+
+template <class T>
+using Vec = std::conditional_t<std::is_same_v<T, float>, Avx2F32, Avx2F64>;
+
 // 6 x 16 floats / 6 x 8 doubles: 12 accumulators of the 16 ymm registers.
-MicroKernel<float> microkernel_avx2_f32() { return detail::full_microkernel<Avx2F32, 6>("avx2"); }
-MicroKernel<double> microkernel_avx2_f64() { return detail::full_microkernel<Avx2F64, 6>("avx2"); }
-MicroKernel<float> microkernel_avx2_row_f32(int64_t columns) {
-    return detail::row_microkernel<Avx2F32, 8>(columns, "avx2");
+template <class T>
+MicroKernel<T> full() {
+    return detail::full_microkernel<Vec<T>, 6>("avx2");
 }
-MicroKernel<double> microkernel_avx2_row_f64(int64_t columns) {
-    return detail::row_microkernel<Avx2F64, 8>(columns, "avx2");
+
+template <class T>
+MicroKernel<T> row(int64_t columns) {
+    return detail::row_microkernel<Vec<T>, 8>(columns, "avx2");
 }
+
+template MicroKernel<float> full<float>();
+template MicroKernel<double> full<double>();
+template MicroKernel<float> row<float>(int64_t);
+template MicroKernel<double> row<double>(int64_t);
+
+}  // namespace microkernels_avx2
 
 }  // namespace rnnkit

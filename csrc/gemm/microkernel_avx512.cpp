@@ -2,6 +2,8 @@
 // check for all three.
 #include <immintrin.h>
 
+#include <type_traits>
+
 #include "gemm/microkernel.hpp"
 #include "gemm/microkernel_simd.hpp"
 
@@ -34,19 +36,28 @@ struct Avx512F64 {
 
 }  // namespace
 
+namespace microkernels_avx512 {
+
+template <class T>
+using Vec = std::conditional_t<std::is_same_v<T, float>, Avx512F32, Avx512F64>;
+
 // 8 x 32 floats / 8 x 16 doubles: 16 accumulators of the 32 zmm registers,
 // leaving room for the B vectors and the broadcasts.
-MicroKernel<float> microkernel_avx512_f32() {
-    return detail::full_microkernel<Avx512F32, 8>("avx512");
+template <class T>
+MicroKernel<T> full() {
+    return detail::full_microkernel<Vec<T>, 8>("avx512");
 }
-MicroKernel<double> microkernel_avx512_f64() {
-    return detail::full_microkernel<Avx512F64, 8>("avx512");
+
+template <class T>
+MicroKernel<T> row(int64_t columns) {
+    return detail::row_microkernel<Vec<T>, 16>(columns, "avx512");
 }
-MicroKernel<float> microkernel_avx512_row_f32(int64_t columns) {
-    return detail::row_microkernel<Avx512F32, 16>(columns, "avx512");
-}
-MicroKernel<double> microkernel_avx512_row_f64(int64_t columns) {
-    return detail::row_microkernel<Avx512F64, 16>(columns, "avx512");
-}
+
+template MicroKernel<float> full<float>();
+template MicroKernel<double> full<double>();
+template MicroKernel<float> row<float>(int64_t);
+template MicroKernel<double> row<double>(int64_t);
+
+}  // namespace microkernels_avx512
 
 }  // namespace rnnkit

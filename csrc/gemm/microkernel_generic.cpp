@@ -24,17 +24,23 @@ void generic_microkernel(const TileArgs<T>& args) {
 
 }  // namespace
 
-MicroKernel<float> microkernel_generic_f32() {
-    return {kMr, kNr, &generic_microkernel<float, kMr>, "generic"};
+namespace microkernels_generic {
+
+template <class T>
+MicroKernel<T> full() {
+    return {kMr, kNr, &generic_microkernel<T, kMr>, "generic"};
 }
-MicroKernel<double> microkernel_generic_f64() {
-    return {kMr, kNr, &generic_microkernel<double, kMr>, "generic"};
+
+template <class T>
+MicroKernel<T> row(int64_t /*columns*/) {
+    return {1, kNr, &generic_microkernel<T, 1>, "generic"};
 }
-MicroKernel<float> microkernel_generic_row_f32(int64_t /*columns*/) {
-    return {1, kNr, &generic_microkernel<float, 1>, "generic"};
-}
-MicroKernel<double> microkernel_generic_row_f64(int64_t /*columns*/) {
-    return {1, kNr, &generic_microkernel<double, 1>, "generic"};
-}
+
+template MicroKernel<float> full<float>();
+template MicroKernel<double> full<double>();
+template MicroKernel<float> row<float>(int64_t);
+template MicroKernel<double> row<double>(int64_t);
+
+}  // namespace microkernels_generic
 
 }  // namespace rnnkit
