@@ -57,9 +57,9 @@ def test_step_does_not_modify_its_state():
             r"^h: expected dtype float64 \(the input's\), got float32",
         ),
         (
-            dict(x_t=np.zeros((0, 2))),
+            dict(x_t=np.zeros((3, 0))),
             ValueError,
-            r"^x_t: every dimension must be at least 1, got shape \(0, 2\)",
+            r"^x_t: expected at least 1 input, got shape \(3, 0\)",
         ),
         (dict(c=np.zeros((3, 5))), ValueError, r"c: only the lstm cell"),
         (dict(cell="cnn"), ValueError, r"cell: expected one of"),

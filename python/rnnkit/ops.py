@@ -136,7 +136,8 @@ def forward(
     Parameters
     ----------
     cell : {"rnn", "lstm", "gru"}
-    x : array (B, T, I), float32 or float64
+    x : array (B, T, I), float32 or float64; T, I >= 1. B may be 0, as in torch: empty
+        results, and zero weight gradients from :func:`backward`
     weight_ih, weight_hh : arrays (G*H, I), (G*H, H); G = 1 rnn, 4 lstm, 3 gru
     bias_ih, bias_hh : arrays (G*H,)
     h0, c0 : arrays (B, H) or None for zeros; c0 only for lstm
@@ -211,11 +212,15 @@ def _run_forward(
     B, T, _ = x.shape
     weight_ih, weight_hh, bias_ih, bias_hh = weights
     H = weight_hh.shape[1]
-    output, h_n, c_n, arrays = _core.forward(
-        cell, activation, reverse, x, weight_ih, weight_hh, bias_ih, bias_hh,
-        h0, c0, lengths, training, n_threads, leak_rate=leak_rate,
-        return_sequences=return_sequences, reuse=_fitting(reuse, training, x.dtype, cell, B, T, H),
-    )  # fmt: skip
+    if B == 0:  # as torch: empty results, and nothing for the kernels to do
+        output, h_n, c_n, arrays = _empty_batch_forward(cell, T, H, x.dtype, return_sequences)
+    else:
+        output, h_n, c_n, arrays = _core.forward(
+            cell, activation, reverse, x, weight_ih, weight_hh, bias_ih, bias_hh,
+            h0, c0, lengths, training, n_threads, leak_rate=leak_rate,
+            return_sequences=return_sequences,
+            reuse=_fitting(reuse, training, x.dtype, cell, B, T, H),
+        )  # fmt: skip
     cache = None
     if training:
         # Private copies: the caller may update weights in place before backward.
@@ -225,6 +230,20 @@ def _run_forward(
         )
         cache = _Cache((cell, activation, reverse, leak_rate), arrays, saved)
     return ForwardResult(output, h_n, c_n, cache)
+
+
+def _empty_batch_forward(cell, T, H, dtype, return_sequences):
+    """What _core.forward returns for a batch of 0 sequences: (output, h_n, c_n, the
+    cache's arrays), each with a batch axis of 0."""
+    lstm = cell == "lstm"
+    arrays = (
+        np.zeros((T, 0, GATES[cell] * H), dtype),
+        np.zeros((0,) if cell == "rnn" else (T, 0, H), dtype),
+        np.zeros((T, 0, H), dtype),
+        np.zeros((T, 0, H) if lstm else (0,), dtype),
+    )
+    output = np.zeros((0, T, H), dtype) if return_sequences else None
+    return output, np.zeros((0, H), dtype), np.zeros((0, H), dtype) if lstm else None, arrays
 
 
 def _fitting(arrays, training, dtype, cell, B, T, H):
@@ -294,6 +313,16 @@ def backward(
     input_grad = _as_bool(input_grad, "input_grad")
 
     gates, aux, h_prev, c_prev = cache.consume()
+    if B == 0:  # no sequence, no gradient: zeros, as torch gives
+        return Gradients(
+            np.zeros(x.shape, x.dtype) if input_grad else None,
+            np.zeros((0, H), x.dtype),
+            np.zeros((0, H), x.dtype) if cell == "lstm" else None,
+            np.zeros_like(weight_ih),
+            np.zeros_like(weight_hh),
+            np.zeros(weight_hh.shape[0], x.dtype),
+            np.zeros(weight_hh.shape[0], x.dtype),
+        )
     grads = _core.backward(
         cell, activation, reverse, x, weight_ih, weight_hh, lengths, gates, aux, h_prev,
         c_prev, d_output, d_h_n, d_c_n, window, threads, leak_rate=leak_rate,
@@ -338,8 +367,8 @@ def step(
     x_t = _float_array(x_t, "x_t")
     if x_t.ndim != 2:
         raise ValueError(f"x_t: expected a 2-D array (batch, input), got shape {x_t.shape}")
-    if min(x_t.shape) < 1:  # before forward, which would name its (B, 1, I) view x
-        raise ValueError(f"x_t: every dimension must be at least 1, got shape {x_t.shape}")
+    if x_t.shape[1] < 1:  # before forward, which would name its (B, 1, I) view x
+        raise ValueError(f"x_t: expected at least 1 input, got shape {x_t.shape}")
     _check_cell_activation(cell, activation)
     if c is not None and cell != "lstm":
         raise ValueError(f"c: only the lstm cell has a cell state, got cell={cell!r}")
@@ -457,8 +486,8 @@ def _as_input(x):
     x = _float_array(x, "x")
     if x.ndim != 3:
         raise ValueError(f"x: expected a 3-D array (batch, steps, input), got shape {x.shape}")
-    if min(x.shape) < 1:
-        raise ValueError(f"x: every dimension must be at least 1, got shape {x.shape}")
+    if min(x.shape[1:]) < 1:  # a batch of 0 sequences is torch's empty batch
+        raise ValueError(f"x: steps and inputs must be at least 1, got shape {x.shape}")
     return np.ascontiguousarray(x)
 
 
