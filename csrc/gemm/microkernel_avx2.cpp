@@ -1,8 +1,6 @@
 // AVX2 + FMA micro-kernels. Compiled with -mavx2 -mfma; reached only after a CPU check.
 #include <immintrin.h>
 
-#include <type_traits>
-
 #include "gemm/microkernel.hpp"
 #include "gemm/microkernel_simd.hpp"
 
@@ -34,28 +32,7 @@ struct Avx2F64 {
 };
 
 }  // namespace
-
-namespace microkernels_avx2 {
-
-template <class T>
-using Vec = std::conditional_t<std::is_same_v<T, float>, Avx2F32, Avx2F64>;
+}  // namespace rnnkit
 
 // 6 x 16 floats / 6 x 8 doubles: 12 accumulators of the 16 ymm registers.
-template <class T>
-MicroKernel<T> full() {
-    return detail::full_microkernel<Vec<T>, 6>("avx2");
-}
-
-template <class T>
-MicroKernel<T> row(int64_t columns) {
-    return detail::row_microkernel<Vec<T>, 8>(columns, "avx2");
-}
-
-template MicroKernel<float> full<float>();
-template MicroKernel<double> full<double>();
-template MicroKernel<float> row<float>(int64_t);
-template MicroKernel<double> row<double>(int64_t);
-
-}  // namespace microkernels_avx2
-
-}  // namespace rnnkit
+RNNKIT_DEFINE_MICROKERNELS(microkernels_avx2, "avx2", Avx2F32, Avx2F64, 6, 8)

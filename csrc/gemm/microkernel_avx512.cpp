@@ -2,8 +2,6 @@
 // check for all three.
 #include <immintrin.h>
 
-#include <type_traits>
-
 #include "gemm/microkernel.hpp"
 #include "gemm/microkernel_simd.hpp"
 
@@ -35,29 +33,8 @@ struct Avx512F64 {
 };
 
 }  // namespace
-
-namespace microkernels_avx512 {
-
-template <class T>
-using Vec = std::conditional_t<std::is_same_v<T, float>, Avx512F32, Avx512F64>;
+}  // namespace rnnkit
 
 // 8 x 32 floats / 8 x 16 doubles: 16 accumulators of the 32 zmm registers,
 // leaving room for the B vectors and the broadcasts.
-template <class T>
-MicroKernel<T> full() {
-    return detail::full_microkernel<Vec<T>, 8>("avx512");
-}
-
-template <class T>
-MicroKernel<T> row(int64_t columns) {
-    return detail::row_microkernel<Vec<T>, 16>(columns, "avx512");
-}
-
-template MicroKernel<float> full<float>();
-template MicroKernel<double> full<double>();
-template MicroKernel<float> row<float>(int64_t);
-template MicroKernel<double> row<double>(int64_t);
-
-}  // namespace microkernels_avx512
-
-}  // namespace rnnkit
+RNNKIT_DEFINE_MICROKERNELS(microkernels_avx512, "avx512", Avx512F32, Avx512F64, 8, 16)

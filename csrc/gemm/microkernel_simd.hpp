@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 
 #include "gemm/microkernel.hpp"
@@ -119,3 +120,24 @@ MicroKernel<typename V::scalar> row_microkernel(int64_t columns, const char* nam
 }
 
 }  // namespace rnnkit::detail
+
+// Defines an ISA's full<T>() and row<T>() (declared in microkernel.hpp, in namespace
+// rnnkit::isa_namespace) from its float and double traits F32 and F64: the full kernel
+// of MR rows, the single-row ones of at most MAX_NV vectors, named NAME.
+#define RNNKIT_DEFINE_MICROKERNELS(isa_namespace, NAME, F32, F64, MR, MAX_NV) \
+    namespace rnnkit::isa_namespace {                                         \
+    template <class T>                                                        \
+    using Vec = std::conditional_t<std::is_same_v<T, float>, F32, F64>;       \
+    template <class T>                                                        \
+    MicroKernel<T> full() {                                                   \
+        return detail::full_microkernel<Vec<T>, MR>(NAME);                    \
+    }                                                                         \
+    template <class T>                                                        \
+    MicroKernel<T> row(int64_t columns) {                                     \
+        return detail::row_microkernel<Vec<T>, MAX_NV>(columns, NAME);        \
+    }                                                                         \
+    template MicroKernel<float> full<float>();                                \
+    template MicroKernel<double> full<double>();                              \
+    template MicroKernel<float> row<float>(int64_t);                          \
+    template MicroKernel<double> row<double>(int64_t);                        \
+    }
