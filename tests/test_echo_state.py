@@ -100,6 +100,10 @@ def test_score_counts_the_steps_the_readout_is_fitted_on():
     assert classifier.score(X, labels) == pytest.approx(hits / 22, rel=1e-12)
     with pytest.raises(ValueError, match=r"^X: no sequence is longer than washout=10 steps"):
         regressor.score([x[:10] for x in X], [t[:10] for t in y])
+    # The fitted washout, whatever set_params has changed since (as predict keeps to
+    # the fitted model).
+    score = regressor.score(X, y)
+    assert regressor.set_params(washout=0).score(X, y) == score
 
 
 def test_ragged_sequences_never_fit_their_padding():

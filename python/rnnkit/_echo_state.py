@@ -111,7 +111,7 @@ class BaseEchoState(SequenceEstimator):
             )
         # With return_sequences the readout is fitted on the valid steps past the washout;
         # check_sample_weight has made sure some sample, not some such step, has weight.
-        fit_mask = self._readout_steps(seqs)
+        fit_mask = self._readout_steps(seqs, self.washout)
         if self.return_sequences and not (weights[:, None] * fit_mask).sum() > 0:
             raise ValueError(
                 "sample_weight: the samples (or steps past the washout) the readout is "
@@ -124,6 +124,7 @@ class BaseEchoState(SequenceEstimator):
         self.coef_, self.intercept_ = ridge_readout(
             features, self._readout_targets(targets), weights, self.ridge
         )
+        self._fit_washout = self.washout  # score keeps to it, whatever set_params does
         return self
 
     def _fitted_dtype(self):
@@ -183,10 +184,10 @@ class BaseEchoState(SequenceEstimator):
         )
         return rows.reshape(*states.shape[:-1], -1) + self.intercept_
 
-    def _readout_steps(self, seqs):
+    def _readout_steps(self, seqs, washout):
         """(n, T) mask of the steps the readout is fitted and scored on: the valid ones
         past the washout."""
-        return seqs.step_mask() & (np.arange(seqs.x.shape[1]) >= self.washout)
+        return seqs.step_mask() & (np.arange(seqs.x.shape[1]) >= washout)
 
     def _predicted_rows(self, seqs, targets, weights):
         """Outputs, targets and weights of every sequence, or of every step the readout
@@ -194,11 +195,12 @@ class BaseEchoState(SequenceEstimator):
         output = self._readout(seqs)
         if not self._fitted_sequences:
             return output, targets, weights
-        steps = self._readout_steps(seqs)
+        washout = getattr(self, "_fit_washout", self.washout)  # older pickles: the current
+        steps = self._readout_steps(seqs, washout)
         if not steps.any():
             raise ValueError(
-                f"X: no sequence is longer than washout={self.washout} steps, so there is "
-                "no step to score"
+                f"X: no sequence is longer than washout={washout} steps, so there is no step "
+                "to score"
             )
         return step_rows(steps, output, targets, weights)
 
