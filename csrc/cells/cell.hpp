@@ -36,7 +36,8 @@ struct CellForwardRow {
     // OUT
     T* h;
     T* c;      // lstm
-    T* gates;  // activations, gate g at + g * gates_stride (kept for backward)
+    T* gates;  // activations, gate g at + g * gates_stride, kept for the backward; nullptr
+               // in inference, which writes neither them nor aux
     int64_t gates_stride;
     T* aux;  // lstm: act(c_t); gru: W_hn h_{t-1} + b_hn
 };

@@ -33,16 +33,20 @@ struct GruRow {
         T* out_n = row.gates + 2 * gs;
         T* hn_lin = row.aux;
         T* h = row.h;
-        for_each_unit<T>(n, [&](int64_t j, auto lane) {
-            const T r = sigmoid(lane.load(proj_r, j) + lane.load(rec_r, j));
-            const T z = sigmoid(lane.load(proj_z, j) + lane.load(rec_z, j));
-            const T hn = lane.load(rec_n, j) + lane.load(b_hn, j);
-            const T nn = activate<A>(lane.load(proj_n, j) + r * hn);
-            lane.store(out_r, j, r);
-            lane.store(out_z, j, z);
-            lane.store(out_n, j, nn);
-            lane.store(hn_lin, j, hn);
-            lane.store(h, j, (T(1) - z) * nn + z * lane.load(h_prev, j));
+        with_kept_activations(row, [&](auto keep) {
+            for_each_unit<T>(n, [&](int64_t j, auto lane) {
+                const T r = sigmoid(lane.load(proj_r, j) + lane.load(rec_r, j));
+                const T z = sigmoid(lane.load(proj_z, j) + lane.load(rec_z, j));
+                const T hn = lane.load(rec_n, j) + lane.load(b_hn, j);
+                const T nn = activate<A>(lane.load(proj_n, j) + r * hn);
+                if constexpr (decltype(keep)::value) {
+                    lane.store(out_r, j, r);
+                    lane.store(out_z, j, z);
+                    lane.store(out_n, j, nn);
+                    lane.store(hn_lin, j, hn);
+                }
+                lane.store(h, j, (T(1) - z) * nn + z * lane.load(h_prev, j));
+            });
         });
     }
 

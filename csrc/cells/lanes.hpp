@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 namespace rnnkit {
 namespace {
@@ -72,6 +73,19 @@ __attribute__((flatten)) inline void for_each_unit(int64_t n, Body&& body) {
 #pragma omp simd
         for (int64_t k = 0; k < width; ++k) body(whole + k, TailLanes{k < rest});
     }
+}
+
+// body(std::true_type{}) for a row that keeps its activations for the backward
+// (training: `gates` set), body(std::false_type{}) in inference, whose loop then has
+// no stores of them, nor the scratch rows they went to: stock's LSTM inference
+// 1.02-1.03x faster at batch 1 and 32, gru B64 1.01-1.02x, mnist batch 1 0.97-1.01x
+// (in-process A/Bs, within the noise there).
+template <class Row, class Body>
+inline void with_kept_activations(const Row& row, Body&& body) {
+    if (row.gates)
+        body(std::true_type{});
+    else
+        body(std::false_type{});
 }
 
 }  // namespace

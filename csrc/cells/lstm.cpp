@@ -34,20 +34,24 @@ struct LstmRow {
         T* act_c = row.aux;
         T* h = row.h;
         T* c = row.c;
-        for_each_unit<T>(n, [&](int64_t j, auto lane) {
-            const T i = sigmoid(lane.load(proj_i, j) + lane.load(rec_i, j));
-            const T f = sigmoid(lane.load(proj_f, j) + lane.load(rec_f, j));
-            const T g = activate<A>(lane.load(proj_g, j) + lane.load(rec_g, j));
-            const T o = sigmoid(lane.load(proj_o, j) + lane.load(rec_o, j));
-            const T c_t = f * lane.load(c_prev, j) + i * g;
-            const T a = activate<A>(c_t);
-            lane.store(out_i, j, i);
-            lane.store(out_f, j, f);
-            lane.store(out_g, j, g);
-            lane.store(out_o, j, o);
-            lane.store(act_c, j, a);
-            lane.store(c, j, c_t);
-            lane.store(h, j, o * a);
+        with_kept_activations(row, [&](auto keep) {
+            for_each_unit<T>(n, [&](int64_t j, auto lane) {
+                const T i = sigmoid(lane.load(proj_i, j) + lane.load(rec_i, j));
+                const T f = sigmoid(lane.load(proj_f, j) + lane.load(rec_f, j));
+                const T g = activate<A>(lane.load(proj_g, j) + lane.load(rec_g, j));
+                const T o = sigmoid(lane.load(proj_o, j) + lane.load(rec_o, j));
+                const T c_t = f * lane.load(c_prev, j) + i * g;
+                const T a = activate<A>(c_t);
+                if constexpr (decltype(keep)::value) {
+                    lane.store(out_i, j, i);
+                    lane.store(out_f, j, f);
+                    lane.store(out_g, j, g);
+                    lane.store(out_o, j, o);
+                    lane.store(act_c, j, a);
+                }
+                lane.store(c, j, c_t);
+                lane.store(h, j, o * a);
+            });
         });
     }
 

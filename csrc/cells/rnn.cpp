@@ -23,19 +23,21 @@ struct RnnRow {
         const T* h_prev = row.h_prev;
         T* h = row.h;
         T* out = row.gates;
-        if (row.leak_rate == T(1)) {
+        const T leak = row.leak_rate, kept_state = T(1) - row.leak_rate;
+        with_kept_activations(row, [&](auto keep) {
+            if (row.leak_rate == T(1)) {
+                for_each_unit<T>(n, [&](int64_t j, auto lane) {
+                    const T y = activate<A>(lane.load(proj, j) + lane.load(rec, j));
+                    if constexpr (decltype(keep)::value) lane.store(out, j, y);
+                    lane.store(h, j, y);
+                });
+                return;
+            }
             for_each_unit<T>(n, [&](int64_t j, auto lane) {
                 const T y = activate<A>(lane.load(proj, j) + lane.load(rec, j));
-                lane.store(out, j, y);
-                lane.store(h, j, y);
+                if constexpr (decltype(keep)::value) lane.store(out, j, y);
+                lane.store(h, j, kept_state * lane.load(h_prev, j) + leak * y);
             });
-            return;
-        }
-        const T leak = row.leak_rate, keep = T(1) - row.leak_rate;
-        for_each_unit<T>(n, [&](int64_t j, auto lane) {
-            const T y = activate<A>(lane.load(proj, j) + lane.load(rec, j));
-            lane.store(out, j, y);
-            lane.store(h, j, keep * lane.load(h_prev, j) + leak * y);
         });
     }
 

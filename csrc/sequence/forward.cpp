@@ -34,7 +34,6 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
     const CellKernels<T> cell = cell_kernels<T>(s.cell, s.activation, run.isa);
     RecurrentTiling tiling(B, H, kernel.mr, side_by_side ? H : kernel.nr);
     const GateTiles<T> tiles(kernel, tiling, G, side_by_side);
-    const int64_t nr = tiling.nr;
 
     const StepInputs<T> inputs(s, a, tiling, tiles, run);
     const AlignedBuffer<T> weight = tiles.pack(a.weight_hh, H, n_threads);
@@ -61,14 +60,12 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
     tiling.split_rows(schedule.row_groups());  // `inputs` reads the tiles' rows from it
     const int64_t tile_size = pad_to_line(tiles.size()),
                   input_size = pad_to_line(inputs.scratch_size());
-    const int64_t per_thread = tile_size + input_size + pad_to_line(G * nr) + pad_to_line(nr);
+    const int64_t per_thread = tile_size + input_size;
     AlignedBuffer<T> scratch(schedule.threads * per_thread);
 
     schedule.run(tiling, steps, [&](int64_t step, int64_t task, int thread) {
         T* tile = scratch.data() + thread * per_thread;
         T* input_scratch = tile + tile_size;
-        T* gates_scratch = input_scratch + input_size;
-        T* aux_scratch = gates_scratch + pad_to_line(G * nr);
         const int64_t t = s.time_at(step);
         const T* h_prev = h_before(step);
         T* h_next = h_before(step + 1);
@@ -118,9 +115,9 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
                 row.leak_rate = leak_rate;
                 row.h = h_next + state;
                 row.c = lstm ? c_next + state : nullptr;
-                row.gates = training ? a.cache.gates + tb * GH + j0 : gates_scratch;
-                row.gates_stride = training ? H : nr;
-                row.aux = training && a.cache.aux ? a.cache.aux + tb * H + j0 : aux_scratch;
+                row.gates = training ? a.cache.gates + tb * GH + j0 : nullptr;  // not kept
+                row.gates_stride = H;
+                row.aux = training && a.cache.aux ? a.cache.aux + tb * H + j0 : nullptr;
                 cell.forward(row, cols);
                 if (out) copy_n(row.h, cols, out);
             }
