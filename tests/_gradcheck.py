@@ -9,6 +9,18 @@ FD_TOL = dict(rtol=1e-6, atol=1e-9)
 ENTRIES_PER_PARAM = 6  # random entries checked per parameter, besides the first and last
 
 
+def central_difference(loss, array, index, eps=EPS):
+    """(loss() with array[index] + eps - the same with - eps) / (2 eps), the entry
+    restored afterwards: the derivative of loss() along that one entry."""
+    saved = array[index]
+    array[index] = saved + eps
+    up = loss()
+    array[index] = saved - eps
+    down = loss()
+    array[index] = saved
+    return (up - down) / (2 * eps)
+
+
 def fd_entries(shape, rng):
     """Flat indices to check: the first, the last and a few random ones."""
     size = int(np.prod(shape))
@@ -29,16 +41,8 @@ def assert_gradients_match_fd(params, loss_of, grads, seed=0):
         # a parameter the loss does not reach would make the comparison below vacuous
         assert np.abs(grads[name]).max() > 1e-6, f"{name}: zero gradient"
         entries = fd_entries(value.shape, rng)
-        fd = np.empty(len(entries))
         flat = value.reshape(-1)  # a view: perturbs params[name] in place
-        for j, i in enumerate(entries):
-            saved = flat[i]
-            flat[i] = saved + EPS
-            up = loss_of(params)
-            flat[i] = saved - EPS
-            down = loss_of(params)
-            flat[i] = saved
-            fd[j] = (up - down) / (2 * EPS)
+        fd = np.array([central_difference(lambda: loss_of(params), flat, i) for i in entries])
         np.testing.assert_allclose(
             grads[name].reshape(-1)[entries], fd, **FD_TOL, err_msg=f"gradient of {name}"
         )
