@@ -232,18 +232,25 @@ def _run_forward(
     return ForwardResult(output, h_n, c_n, cache)
 
 
+def _cache_shapes(cell, B, T, H):
+    """The shapes of a training cache's arrays (gates, aux, h_prev, c_prev), step-major
+    as _core makes them; aux is empty for rnn, c_prev for rnn and gru."""
+    rows = (T, B, H)
+    return (
+        (T, B, GATES[cell] * H),
+        (0,) if cell == "rnn" else rows,
+        rows,
+        rows if cell == "lstm" else (0,),
+    )
+
+
 def _empty_batch_forward(cell, T, H, dtype, return_sequences):
     """What _core.forward returns for a batch of 0 sequences: (output, h_n, c_n, the
     cache's arrays), each with a batch axis of 0."""
-    lstm = cell == "lstm"
-    arrays = (
-        np.zeros((T, 0, GATES[cell] * H), dtype),
-        np.zeros((0,) if cell == "rnn" else (T, 0, H), dtype),
-        np.zeros((T, 0, H), dtype),
-        np.zeros((T, 0, H) if lstm else (0,), dtype),
-    )
+    arrays = tuple(np.zeros(shape, dtype) for shape in _cache_shapes(cell, 0, T, H))
     output = np.zeros((0, T, H), dtype) if return_sequences else None
-    return output, np.zeros((0, H), dtype), np.zeros((0, H), dtype) if lstm else None, arrays
+    c_n = np.zeros((0, H), dtype) if cell == "lstm" else None
+    return output, np.zeros((0, H), dtype), c_n, arrays
 
 
 def _fitting(arrays, training, dtype, cell, B, T, H):
@@ -251,17 +258,11 @@ def _fitting(arrays, training, dtype, cell, B, T, H):
     if the first can hold its input projection), else None."""
     if arrays is None:
         return None
-    gates, aux, h_prev, c_prev = arrays
-    fits = gates.dtype == dtype and gates.shape == (T, B, GATES[cell] * H)
+    shapes = _cache_shapes(cell, B, T, H)
+    fits = arrays[0].dtype == dtype and arrays[0].shape == shapes[0]
     if not training:
         return arrays if fits else None
-    fits = (
-        fits
-        and not any(a is None for a in arrays)
-        and h_prev.shape == (T, B, H)
-        and aux.shape == ((0,) if cell == "rnn" else (T, B, H))
-        and c_prev.shape == ((T, B, H) if cell == "lstm" else (0,))
-    )
+    fits = fits and all(a is not None and a.shape == s for a, s in zip(arrays, shapes))
     return arrays if fits else None
 
 
