@@ -8,6 +8,7 @@
 * all of that for the leaky rnn (leak_rate < 1) too, and leak_rate=1 is the default's bits.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -120,7 +121,8 @@ def assert_bitwise(a, b, what=""):
 @pytest.mark.parametrize("cell", sorted(ops.GATES))
 def test_thread_count_reaches_the_kernels(cell, n_threads):
     # The comparisons below mean something only if the larger SHAPES do run on several
-    # threads: n_threads=2 starts OpenMP workers on the 64 x 64 shape, n_threads=1 none.
+    # threads: n_threads=2 starts OpenMP workers on the 64 x 64 shape, n_threads=1 none
+    # (and a build without OpenMP none for any count).
     B, T, D, H = SHAPES[-1]
     rows = ops.GATES[cell] * H
     setup = (
@@ -131,7 +133,7 @@ def test_thread_count_reaches_the_kernels(cell, n_threads):
     )
     call = f"ops.forward({cell!r}, x, w_ih, w_hh, b, b, training=True, n_threads={n_threads})"
     started = threads_started(setup, call)
-    assert started > 0 if n_threads > 1 else started == 0
+    assert started > 0 if n_threads > 1 and ops.kernel_info()["openmp"] else started == 0
 
 
 @pytest.mark.parametrize("cell, activation, leak_rate", CELL_ACT_LEAKS)
@@ -253,7 +255,7 @@ def assert_same_bits_on_every_isa(cell, activation, case, leak_rate=1.0, label=(
             assert (a is None and b is None) or np.array_equal(a, b), (*label, isa, i)
 
 
-@pytest.mark.skipif(len(ISAS) < 2, reason="this CPU has only the portable kernels")
+@pytest.mark.skipif(len(ISAS) < 2, reason="this build or CPU has only the portable kernels")
 @pytest.mark.parametrize("cell, activation, leak_rate", CELL_ACT_LEAKS)
 @pytest.mark.parametrize("dtype", DTYPES)
 # 12 and 13 rows: a last row panel that the kernel of half the rows computes (4 of 8
@@ -268,7 +270,7 @@ def test_isa_does_not_change_bits(cell, activation, leak_rate, dtype, batch, hid
     assert_same_bits_on_every_isa(cell, activation, case, leak_rate)
 
 
-@pytest.mark.skipif(len(ISAS) < 2, reason="this CPU has only the portable kernels")
+@pytest.mark.skipif(len(ISAS) < 2, reason="this build or CPU has only the portable kernels")
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_every_remainder_of_a_row_gives_the_same_bits(cell, dtype):
@@ -433,7 +435,6 @@ def test_smaller_openmp_team_than_asked_for(tmp_path):
 # GEMM
 # --------------------------------------------------------------------------------------------
 
-ISAS = [isa for isa in ("avx512", "avx2", "generic") if _core.isa_supported(isa)]
 GEMM_SHAPES = [  # (m, k, n)
     (1, 1, 1),
     (7, 13, 300),
@@ -486,6 +487,19 @@ def test_gemm_bitwise_across_isa_and_threads(dtype, shape):
     assert np.array_equal(_core.gemm(b.T, a.T, ISAS[0], 2).T, expected)
     for i in {0, m // 2, m - 1}:
         assert np.array_equal(_core.gemm(a[i : i + 1], b, ISAS[0], 2), expected[i : i + 1])
+
+
+def test_kernel_info_describes_the_build():
+    """kernel_info says which kernels run and on how many threads by default: OpenMP's
+    default (OMP_NUM_THREADS) in a build with OpenMP, 1 in a build without it."""
+    script = "import json; from rnnkit import ops; print(json.dumps(ops.kernel_info()))"
+    env = dict(os.environ, OMP_NUM_THREADS="3")
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    info = json.loads(done.stdout)
+    assert set(info) == {"isa", "threads", "openmp"}
+    assert info["isa"] == ISAS[0] and isinstance(info["openmp"], bool)
+    assert info["threads"] == (3 if info["openmp"] else 1)
 
 
 def test_default_threads_are_capped_like_explicit_ones():

@@ -2,11 +2,10 @@
 // release and float/double dispatch, one file per kernel family (checks.hpp holds
 // what they share). No logic beyond that, but for the use of a consumed cache's
 // arrays as the next call's buffers (sequence.cpp).
-#include <omp.h>
-
 #include <string>
 
 #include "bindings/checks.hpp"
+#include "common/openmp.hpp"
 #include "gemm/microkernel.hpp"
 
 namespace bindings = rnnkit::bindings;
@@ -15,8 +14,9 @@ namespace py = pybind11;
 PYBIND11_MODULE(_core, m) {
     m.doc() = "rnnkit's compiled kernels. Use rnnkit.ops, not this module.";
 
-    m.def("max_threads", &omp_get_max_threads,
-          "Threads OpenMP would use by default (respects OMP_NUM_THREADS).");
+    m.def("max_threads", &rnnkit::default_threads,
+          "Threads OpenMP would use by default (respects OMP_NUM_THREADS); 1 without OpenMP.");
+    m.attr("openmp") = rnnkit::kOpenMP;
     m.def(
         "isa_supported",
         [](const std::string& isa) { return rnnkit::isa_supported(bindings::parse_isa(isa)); },

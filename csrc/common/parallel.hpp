@@ -3,10 +3,10 @@
 // results, bit for bit.
 #pragma once
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cstdint>
+
+#include "common/openmp.hpp"
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <xmmintrin.h>
@@ -38,7 +38,7 @@ struct TeamShare {
 };
 
 inline TeamShare team_share(int64_t count) {
-    const int thread = omp_get_thread_num(), team = omp_get_num_threads();
+    const int thread = thread_index(), team = team_size();
     return {count * thread / team, count * (thread + 1) / team};
 }
 

@@ -1,10 +1,9 @@
 #include "gemm/gemm.hpp"
 
-#include <omp.h>
-
 #include <algorithm>
 
 #include "common/aligned_buffer.hpp"
+#include "common/openmp.hpp"
 #include "common/parallel.hpp"
 #include "common/shapes.hpp"
 
@@ -97,7 +96,7 @@ void gemm_block(const GemmShape& shape, const GemmArgs<T>& args, int n_threads,
 #pragma omp parallel num_threads(threads)
     {
         DenormalGuard denormals;
-        T* a_block = a_packed.data() + omp_get_thread_num() * mc * kc_max;
+        T* a_block = a_packed.data() + thread_index() * mc * kc_max;
         for (int64_t k0 = 0; k0 < k; k0 += kc_max) {
             const int64_t kc = std::min(kc_max, k - k0);
             const int64_t parity = (k0 / kc_max) % 2;

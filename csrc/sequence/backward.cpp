@@ -1,6 +1,5 @@
 // sequence_backward: backpropagation through a layer's time loop, then its weight
 // gradients as products over all steps at once.
-#include <omp.h>
 
 #include <algorithm>
 

@@ -1,5 +1,4 @@
 // sequence_forward: a layer's time loop, inference and training.
-#include <omp.h>
 
 #include <algorithm>
 

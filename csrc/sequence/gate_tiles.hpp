@@ -2,8 +2,6 @@
 // weights that make them.
 #pragma once
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cstdint>
 

@@ -1,8 +1,6 @@
 // Row helpers that the layer's forward and backward time loops share.
 #pragma once
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <utility>

@@ -1,8 +1,6 @@
 // The input's share of each forward step's gates: b + x_t W_ih^T.
 #pragma once
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <vector>

@@ -2,12 +2,11 @@
 // shares them between threads (StepSchedule).
 #pragma once
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <vector>
 
+#include "common/openmp.hpp"
 #include "common/parallel.hpp"
 #include "common/shapes.hpp"
 #include "gemm/microkernel.hpp"
@@ -128,7 +127,7 @@ struct StepSchedule {
 #pragma omp parallel num_threads(threads)
         {
             DenormalGuard denormals;
-            const int thread = omp_get_thread_num();
+            const int thread = thread_index();
             if (by_rows) {
                 const auto [g0, g1] = team_share(tiling.groups());
                 const int64_t p0 = tiling.first_panel(g0), p1 = tiling.first_panel(g1);

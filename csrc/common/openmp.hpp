@@ -1,0 +1,26 @@
+// The OpenMP runtime calls the kernels make, or their single-threaded answers in a
+// build without OpenMP (Apple's clang has none unless libomp is installed; CMake then
+// builds a serial rnnkit). The kernels' `#pragma omp` directives need nothing here:
+// a compiler without OpenMP ignores them, which leaves each parallel region run by a
+// team of one, and every region is written to give the same bits for any team size.
+#pragma once
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace rnnkit {
+
+#ifdef _OPENMP
+constexpr bool kOpenMP = true;
+inline int thread_index() { return omp_get_thread_num(); }
+inline int team_size() { return omp_get_num_threads(); }
+inline int default_threads() { return omp_get_max_threads(); }
+#else
+constexpr bool kOpenMP = false;
+inline int thread_index() { return 0; }
+inline int team_size() { return 1; }
+inline int default_threads() { return 1; }
+#endif
+
+}  // namespace rnnkit
