@@ -41,6 +41,13 @@ struct MatrixView {
     const T* at(int64_t i, int64_t j) const { return data + i * row_stride + j * col_stride; }
 };
 
+// Rows of a row-major matrix, `ld` elements apart.
+template <class T>
+struct RowMajor {
+    T* data;
+    int64_t ld;
+};
+
 // One recurrent layer in one direction over a batch-first (B, T, I) input.
 struct SequenceShape {
     int64_t batch;

@@ -170,9 +170,9 @@ void gemm(const GemmShape& shape, const GemmArgs<T>& args, Execution run) {
     // of C is the same FMA chain either way, so the bits do not change.
     if (4 * padded_work<T>(n, m, isa) < 3 * padded_work<T>(m, n, isa)) {
         AlignedBuffer<T> c_t(n * m);
-        if (accumulate) transpose(c, m, n, ldc, c_t.data(), m);
+        if (accumulate) transpose<T>({c, ldc}, m, n, {c_t.data(), m});
         gemm<T>({n, m, k}, {b.transposed(), a.transposed(), c_t.data(), m, accumulate}, run);
-        transpose(c_t.data(), n, m, m, c, ldc);
+        transpose<T>({c_t.data(), m}, n, m, {c, ldc});
         return;
     }
     const MicroKernel<T> kernel = select_microkernel_for<T>(isa, m, n);

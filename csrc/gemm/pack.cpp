@@ -15,10 +15,9 @@ namespace {
 // transpose's element by element part, for what the 4 x 4 blocks leave over.
 // Each output row is written front to back.
 template <class T>
-void transpose_scalar(const T* src, int64_t rows, int64_t cols, int64_t ld_src, T* dst,
-                      int64_t ld_dst) {
+void transpose_scalar(RowMajor<const T> src, int64_t rows, int64_t cols, RowMajor<T> dst) {
     for (int64_t j = 0; j < cols; ++j)
-        for (int64_t i = 0; i < rows; ++i) dst[j * ld_dst + i] = src[i * ld_src + j];
+        for (int64_t i = 0; i < rows; ++i) dst.data[j * dst.ld + i] = src.data[i * src.ld + j];
 }
 
 // transpose of the leading `rows` (a multiple of 4) x `cols / 4 * 4` in 4 x 4
@@ -27,15 +26,17 @@ void transpose_scalar(const T* src, int64_t rows, int64_t cols, int64_t ld_src, 
 // 60 us of packing W_hh at every call). Returns the columns done: 0 where there
 // are no such blocks (double, other targets).
 template <class T>
-int64_t transpose_blocks(const T*, int64_t, int64_t, int64_t, T*, int64_t) {
+int64_t transpose_blocks(RowMajor<const T>, int64_t, int64_t, RowMajor<T>) {
     return 0;
 }
 
 #if defined(__SSE2__)
 template <>
-int64_t transpose_blocks<float>(const float* src, int64_t rows, int64_t cols, int64_t ld_src,
-                                float* dst, int64_t ld_dst) {
-    const int64_t cols4 = cols / 4 * 4;
+int64_t transpose_blocks<float>(RowMajor<const float> src_rows, int64_t rows, int64_t cols,
+                                RowMajor<float> dst_rows) {
+    const float* src = src_rows.data;
+    float* dst = dst_rows.data;
+    const int64_t ld_src = src_rows.ld, ld_dst = dst_rows.ld, cols4 = cols / 4 * 4;
     for (int64_t j = 0; j < cols4; j += 4) {
         for (int64_t i = 0; i < rows; i += 4) {
             const float* in = src + i * ld_src + j;
@@ -63,7 +64,8 @@ void pack_transposed(MatrixView<T> src, int64_t kc, int64_t n_valid, int64_t wid
     constexpr int64_t group = 64 / sizeof(T);
     for (int64_t j0 = 0; j0 < n_valid; j0 += group) {
         const int64_t count = std::min(group, n_valid - j0);
-        transpose(src.data + j0 * src.row_stride, count, kc, src.row_stride, dst + j0, width);
+        transpose<T>({src.data + j0 * src.row_stride, src.row_stride}, count, kc,
+                     {dst + j0, width});
     }
     if (n_valid < width)
         for (int64_t k = 0; k < kc; ++k)
@@ -107,12 +109,18 @@ int64_t copy_whole_panels(const T* in, int64_t full, int64_t width, int64_t kc, 
 }  // namespace
 
 template <class T>
-void transpose(const T* src, int64_t rows, int64_t cols, int64_t ld_src, T* dst, int64_t ld_dst) {
+void transpose(RowMajor<const T> src, int64_t rows, int64_t cols, RowMajor<T> dst) {
+    if (rows == 1 && dst.ld == 1) {  // a row into a column of unit stride: a copy
+        std::copy(src.data, src.data + cols, dst.data);
+        return;
+    }
     const int64_t rows4 = rows / 4 * 4;
     // Whole 4 x 4 blocks where there are any, then the leftover columns and rows.
-    const int64_t done = rows4 ? transpose_blocks(src, rows4, cols, ld_src, dst, ld_dst) : 0;
-    transpose_scalar(src + done, rows4, cols - done, ld_src, dst + done * ld_dst, ld_dst);
-    transpose_scalar(src + rows4 * ld_src, rows - rows4, cols, ld_src, dst + rows4, ld_dst);
+    const int64_t done = rows4 ? transpose_blocks(src, rows4, cols, dst) : 0;
+    transpose_scalar<T>({src.data + done, src.ld}, rows4, cols - done,
+                        {dst.data + done * dst.ld, dst.ld});
+    transpose_scalar<T>({src.data + rows4 * src.ld, src.ld}, rows - rows4, cols,
+                        {dst.data + rows4, dst.ld});
 }
 
 template <class T>
@@ -158,8 +166,8 @@ void pack_panels(MatrixView<T> src, int64_t kc, int64_t n_valid, int64_t width, 
     }
 }
 
-template void transpose<float>(const float*, int64_t, int64_t, int64_t, float*, int64_t);
-template void transpose<double>(const double*, int64_t, int64_t, int64_t, double*, int64_t);
+template void transpose<float>(RowMajor<const float>, int64_t, int64_t, RowMajor<float>);
+template void transpose<double>(RowMajor<const double>, int64_t, int64_t, RowMajor<double>);
 template void pack_panels<float>(MatrixView<float>, int64_t, int64_t, int64_t, float*);
 template void pack_panels<double>(MatrixView<double>, int64_t, int64_t, int64_t, double*);
 

@@ -9,10 +9,10 @@
 
 namespace rnnkit {
 
-// OUT dst[j * ld_dst + i] = IN src[i * ld_src + j] for i < rows, j < cols: the
-// transpose of a strided matrix, written row by row.
+// OUT dst(j, i) = IN src(i, j) for i < rows, j < cols: the transpose of a strided
+// matrix, written row by row (one row is a copy).
 template <class T>
-void transpose(const T* src, int64_t rows, int64_t cols, int64_t ld_src, T* dst, int64_t ld_dst);
+void transpose(RowMajor<const T> src, int64_t rows, int64_t cols, RowMajor<T> dst);
 
 // OUT panels q = 0, 1, ... of `width` columns each, at dst + q * width * kc:
 // dst[q * width * kc + k * width + j] = src(q * width + j, k) for the n_valid

@@ -15,19 +15,6 @@
 namespace rnnkit {
 namespace {
 
-// OUT a tile's `rows` x `cols` values (IN src, row stride ld) into the packed A
-// panel of the next step's product at dst: column j of row r goes to dst[j * mr + r].
-// transpose() moves float rows four at a time in 4 x 4 blocks, where a strided
-// store per element was a tenth of the backward loop's time; a plain copy for the
-// single-row kernel (mr = 1).
-template <class T>
-void pack_tile_rows(const T* src, int64_t rows, int64_t cols, int64_t ld, int64_t mr, T* dst) {
-    if (mr == 1)
-        copy_n(src, cols, dst);
-    else
-        transpose(src, rows, cols, ld, dst, mr);
-}
-
 // B operand of d_gates W_hh, once per call: panel `block` holds the block's
 // columns of W_hh; depth G*H.
 template <class T>
@@ -218,14 +205,16 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
         }
         if (!gru || to_h0) return;
         // gru: this step's d_gates as W_hh sees them (r, z and d_hn) into the next
-        // step's A panel.
+        // step's A panel, where column j of the tile's row r goes to j * mr + r.
+        // transpose() moves float rows four at a time in 4 x 4 blocks, where a strided
+        // store per element was a tenth of the backward loop's time.
         const int64_t tb0 = t * B + b0;
         for (int64_t g = 0; g < G; ++g) {
             const bool n_gate = g == 2;
             const T* seen_by_w_hh =
                 n_gate ? d_hn + tb0 * H + j0 : d_gates_ih + tb0 * GH + g * H + j0;
-            pack_tile_rows(seen_by_w_hh, rows, cols, n_gate ? H : GH, mr,
-                           panels + panel + (g * H + j0) * mr);
+            transpose<T>({seen_by_w_hh, n_gate ? H : GH}, rows, cols,
+                         {panels + panel + (g * H + j0) * mr, mr});
         }
     });
     if (lstm) copy_n(carry_c.data(), B * H, a.d_c0);
@@ -233,7 +222,7 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
     // The weight gradients pair each step-major row of d_gates with the same
     // row of the layer's input and of h_{t-1}.
     AlignedBuffer<T> x_steps(rows_all * I), d_x_steps(a.d_x ? rows_all * I : 0);
-    swap_leading_axes(a.x, B, steps, I, x_steps.data(), n_threads);
+    swap_leading_axes(a.x, {B, steps, I}, x_steps.data(), n_threads);
     // Padded steps have d_gates = 0, but 0 * x must not turn a NaN or inf the
     // caller left in the padding into a NaN weight gradient.
     for (int64_t t = 0; a.lengths && t < steps; ++t)
@@ -256,7 +245,7 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
     if (a.d_x) {
         gemm<T>({rows_all, I, GH},
                 {d_ih_t.transposed(), MatrixView<T>{a.weight_ih, I, 1}, d_x_steps.data(), I}, run);
-        swap_leading_axes(d_x_steps.data(), steps, B, I, a.d_x, n_threads);
+        swap_leading_axes(d_x_steps.data(), {steps, B, I}, a.d_x, n_threads);
     }
     // Both biases add to the same pre-activations (all of rnn's and lstm's, gru's r and
     // z): one sum serves both.

@@ -27,16 +27,22 @@ void copy_n(const T* src, int64_t n, T* dst) {
     std::copy(src, src + n, dst);
 }
 
+// The extents of a C-contiguous (n0, n1, width) array.
+struct Extents3 {
+    int64_t n0, n1, width;
+};
+
 // OUT dst (n1, n0, width) = IN src (n0, n1, width) with its two leading axes
 // swapped: batch-first (B, T, .) to step-major (T, B, .) and back. Every buffer
 // inside the kernels is step-major: a step reads and writes B contiguous rows
 // instead of B rows a whole sequence apart (a cache and TLB miss each).
 template <class T>
-void swap_leading_axes(const T* src, int64_t n0, int64_t n1, int64_t width, T* dst, int n_threads) {
-#pragma omp parallel for num_threads(threads_for(n_threads, n1, n0 * n1 * width)) schedule(static)
-    for (int64_t i1 = 0; i1 < n1; ++i1)
-        for (int64_t i0 = 0; i0 < n0; ++i0)
-            copy_n(src + (i0 * n1 + i1) * width, width, dst + (i1 * n0 + i0) * width);
+void swap_leading_axes(const T* src, const Extents3& e, T* dst, int n_threads) {
+#pragma omp parallel for num_threads(threads_for(n_threads, e.n1, e.n0* e.n1* e.width)) \
+    schedule(static)
+    for (int64_t i1 = 0; i1 < e.n1; ++i1)
+        for (int64_t i0 = 0; i0 < e.n0; ++i0)
+            copy_n(src + (i0 * e.n1 + i1) * e.width, e.width, dst + (i1 * e.n0 + i0) * e.width);
 }
 
 // `count` panels of depth x width, packed side by side once per call by the threads

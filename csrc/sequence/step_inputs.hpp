@@ -119,7 +119,7 @@ class StepInputs {
         const int n_threads = run.n_threads;
         const int64_t B = s_.batch, steps = s_.steps, I = s_.input, rows = B * steps, GH = gh();
         AlignedBuffer<T> x_steps(rows * I);
-        swap_leading_axes(a.x, B, steps, I, x_steps.data(), n_threads);
+        swap_leading_axes(a.x, {B, steps, I}, x_steps.data(), n_threads);
         std::vector<T> bias(GH);
         for (int64_t n = 0; n < GH; ++n) bias[n] = input_bias(s_, a.bias_ih, a.bias_hh, n);
 #pragma omp parallel for num_threads(threads_for(n_threads, rows, rows* GH)) schedule(static)
