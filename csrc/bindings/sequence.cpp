@@ -31,25 +31,31 @@ py::array_t<T> cache_array(const py::object& reuse, const char* name, const Shap
     return py::reinterpret_borrow<py::array_t<T>>(array);
 }
 
+// forward's arguments as Python passed them (None for an absent optional one).
+struct ForwardCall {
+    const py::array &x, &weight_ih, &weight_hh, &bias_ih, &bias_hh;
+    const py::object &h0, &c0, &lengths;
+    bool training, return_sequences;
+    const py::object& reuse;
+};
+
 template <class T>
-py::tuple forward(const rnnkit::SequenceShape& s, const py::array& x, const py::array& weight_ih,
-                  const py::array& weight_hh, const py::array& bias_ih, const py::array& bias_hh,
-                  const py::object& h0, const py::object& c0, const py::object& lengths,
-                  bool training, bool return_sequences, const py::object& reuse, int n_threads,
-                  Isa isa) {
-    const rnnkit::Execution run = checked_execution(n_threads, isa);
+py::tuple forward(const rnnkit::SequenceShape& s, const ForwardCall& call,
+                  const rnnkit::Execution& run) {
     const int64_t B = s.batch, steps = s.steps, H = s.hidden, GH = s.gates() * H;
-    const bool lstm = s.cell == Cell::lstm;
+    const bool lstm = s.cell == Cell::lstm, training = call.training;
+    const bool return_sequences = call.return_sequences;
     rnnkit::ForwardArgs<T> args{};
-    args.x = checked<T>(x, "x", {B, steps, s.input});
-    args.weight_ih = checked<T>(weight_ih, "weight_ih", {GH, s.input});
-    args.weight_hh = checked<T>(weight_hh, "weight_hh", {GH, H});
-    args.bias_ih = checked<T>(bias_ih, "bias_ih", {GH});
-    args.bias_hh = checked<T>(bias_hh, "bias_hh", {GH});
-    args.h0 = optional<T>(h0, "h0", {B, H});
-    if (!lstm && !c0.is_none()) throw py::value_error("c0: only the lstm cell has a cell state");
-    args.c0 = optional<T>(c0, "c0", {B, H});
-    args.lengths = checked_lengths(lengths, B, steps);
+    args.x = checked<T>(call.x, "x", {B, steps, s.input});
+    args.weight_ih = checked<T>(call.weight_ih, "weight_ih", {GH, s.input});
+    args.weight_hh = checked<T>(call.weight_hh, "weight_hh", {GH, H});
+    args.bias_ih = checked<T>(call.bias_ih, "bias_ih", {GH});
+    args.bias_hh = checked<T>(call.bias_hh, "bias_hh", {GH});
+    args.h0 = optional<T>(call.h0, "h0", {B, H});
+    if (!lstm && !call.c0.is_none())
+        throw py::value_error("c0: only the lstm cell has a cell state");
+    args.c0 = optional<T>(call.c0, "c0", {B, H});
+    args.lengths = checked_lengths(call.lengths, B, steps);
 
     py::array_t<T> output(return_sequences ? Shape{B, steps, H} : Shape{0}), h_n({B, H});
     py::object c_n = py::none(), cache = py::none(), sequences = py::none();
@@ -58,9 +64,9 @@ py::tuple forward(const rnnkit::SequenceShape& s, const py::array& x, const py::
     args.output = return_sequences ? mutable_data(output) : nullptr;
     args.h_n = mutable_data(h_n);
     args.c_n = lstm ? mutable_data(c_state) : nullptr;
-    const py::tuple old = reuse.is_none()
+    const py::tuple old = call.reuse.is_none()
                               ? py::make_tuple(py::none(), py::none(), py::none(), py::none())
-                              : reuse.cast<py::tuple>();
+                              : call.reuse.cast<py::tuple>();
     if (old.size() != 4) throw py::value_error("reuse: expected None or 4 cache arrays");
     py::array_t<T> gates, aux, h_prev, c_prev;
     // Step-major (T, B, .): the kernels' internal layout (see SequenceCache).
@@ -86,41 +92,48 @@ py::tuple forward(const rnnkit::SequenceShape& s, const py::array& x, const py::
     return py::make_tuple(sequences, h_n, c_n, cache);
 }
 
+// backward's arguments as Python passed them: the forward's inputs, its cache, the
+// gradients arriving at the layer's results (None for none) and the options.
+struct BackwardCall {
+    const py::array &x, &weight_ih, &weight_hh;
+    const py::object& lengths;
+    const py::array &gates, &aux, &h_prev, &c_prev;
+    const py::object &d_output, &d_h_n, &d_c_n;
+    int64_t bptt_steps;
+    bool input_grad;
+};
+
 template <class T>
-py::tuple backward(const rnnkit::SequenceShape& s, const py::array& x, const py::array& weight_ih,
-                   const py::array& weight_hh, const py::object& lengths, const py::array& gates,
-                   const py::array& aux, const py::array& h_prev, const py::array& c_prev,
-                   const py::object& d_output, const py::object& d_h_n, const py::object& d_c_n,
-                   int64_t bptt_steps, bool input_grad, int n_threads, Isa isa) {
-    const rnnkit::Execution run = checked_execution(n_threads, isa);
+py::tuple backward(const rnnkit::SequenceShape& s, const BackwardCall& call,
+                   const rnnkit::Execution& run) {
     const int64_t B = s.batch, steps = s.steps, I = s.input, H = s.hidden, GH = s.gates() * H;
-    const bool lstm = s.cell == Cell::lstm;
+    const bool lstm = s.cell == Cell::lstm, input_grad = call.input_grad;
     rnnkit::BackwardArgs<T> args{};
-    args.x = checked<T>(x, "x", {B, steps, I});
-    args.weight_ih = checked<T>(weight_ih, "weight_ih", {GH, I});
-    args.weight_hh = checked<T>(weight_hh, "weight_hh", {GH, H});
-    args.lengths = checked_lengths(lengths, B, steps);
+    args.x = checked<T>(call.x, "x", {B, steps, I});
+    args.weight_ih = checked<T>(call.weight_ih, "weight_ih", {GH, I});
+    args.weight_hh = checked<T>(call.weight_hh, "weight_hh", {GH, H});
+    args.lengths = checked_lengths(call.lengths, B, steps);
     // The gate gradients overwrite the cache's gates: a cache serves one backward,
     // and a fresh buffer as large (tens of MB for long sequences) costs its page faults.
-    args.d_gates = checked_writeable<T>(gates, "cache.gates", {steps, B, GH});
+    args.d_gates = checked_writeable<T>(call.gates, "cache.gates", {steps, B, GH});
     args.cache.gates = args.d_gates;
     // gru's recurrent n-gate gradients likewise overwrite the consumed aux.
     if (s.cell == Cell::gru) {
-        args.d_hn = checked_writeable<T>(aux, "cache.aux", {steps, B, H});
+        args.d_hn = checked_writeable<T>(call.aux, "cache.aux", {steps, B, H});
         args.cache.aux = args.d_hn;
     } else {
         args.cache.aux =
-            s.cell == Cell::rnn ? nullptr : checked<T>(aux, "cache.aux", {steps, B, H});
+            s.cell == Cell::rnn ? nullptr : checked<T>(call.aux, "cache.aux", {steps, B, H});
     }
-    args.cache.h_prev = checked<T>(h_prev, "cache.h_prev", {steps, B, H});
-    args.cache.c_prev = lstm ? checked<T>(c_prev, "cache.c_prev", {steps, B, H}) : nullptr;
-    args.d_output = optional<T>(d_output, "d_output", {B, steps, H});
-    args.d_h_n = optional<T>(d_h_n, "d_h_n", {B, H});
-    if (!lstm && !d_c_n.is_none())
+    args.cache.h_prev = checked<T>(call.h_prev, "cache.h_prev", {steps, B, H});
+    args.cache.c_prev = lstm ? checked<T>(call.c_prev, "cache.c_prev", {steps, B, H}) : nullptr;
+    args.d_output = optional<T>(call.d_output, "d_output", {B, steps, H});
+    args.d_h_n = optional<T>(call.d_h_n, "d_h_n", {B, H});
+    if (!lstm && !call.d_c_n.is_none())
         throw py::value_error("d_c_n: only the lstm cell has a cell state");
-    args.d_c_n = optional<T>(d_c_n, "d_c_n", {B, H});
-    if (bptt_steps < 0) throw py::value_error("bptt_steps: expected a positive integer or 0");
-    args.bptt_steps = bptt_steps;
+    args.d_c_n = optional<T>(call.d_c_n, "d_c_n", {B, H});
+    if (call.bptt_steps < 0) throw py::value_error("bptt_steps: expected a positive integer or 0");
+    args.bptt_steps = call.bptt_steps;
 
     py::array_t<T> d_x(input_grad ? Shape{B, steps, I} : Shape{0});
     py::array_t<T> d_h0({B, H}), d_weight_ih({GH, I}), d_weight_hh({GH, H});
@@ -153,9 +166,11 @@ void bind_sequence(py::module_& m) {
            const py::object& lengths, bool training, int n_threads, const std::string& isa,
            double leak_rate, bool return_sequences, const py::object& reuse) {
             const auto s = make_shape(cell, activation, reverse, leak_rate, x, weight_hh);
-            auto run = is_float64(x) ? &forward<double> : &forward<float>;
-            return run(s, x, weight_ih, weight_hh, bias_ih, bias_hh, h0, c0, lengths, training,
-                       return_sequences, reuse, n_threads, parse_isa(isa));
+            const ForwardCall call{x,  weight_ih, weight_hh, bias_ih,          bias_hh, h0,
+                                   c0, lengths,   training,  return_sequences, reuse};
+            const bool float64 = is_float64(x);
+            const auto run = checked_execution(n_threads, parse_isa(isa));
+            return float64 ? forward<double>(s, call, run) : forward<float>(s, call, run);
         },
         py::arg("cell"), py::arg("activation"), py::arg("reverse"), py::arg("x"),
         py::arg("weight_ih"), py::arg("weight_hh"), py::arg("bias_ih"), py::arg("bias_hh"),
@@ -172,9 +187,12 @@ void bind_sequence(py::module_& m) {
            const py::object& d_c_n, int64_t bptt_steps, int n_threads, const std::string& isa,
            double leak_rate, bool input_grad) {
             const auto s = make_shape(cell, activation, reverse, leak_rate, x, weight_hh);
-            auto run = is_float64(x) ? &backward<double> : &backward<float>;
-            return run(s, x, weight_ih, weight_hh, lengths, gates, aux, h_prev, c_prev, d_output,
-                       d_h_n, d_c_n, bptt_steps, input_grad, n_threads, parse_isa(isa));
+            const BackwardCall call{x,     weight_ih,  weight_hh, lengths,  gates,
+                                    aux,   h_prev,     c_prev,    d_output, d_h_n,
+                                    d_c_n, bptt_steps, input_grad};
+            const bool float64 = is_float64(x);
+            const auto run = checked_execution(n_threads, parse_isa(isa));
+            return float64 ? backward<double>(s, call, run) : backward<float>(s, call, run);
         },
         py::arg("cell"), py::arg("activation"), py::arg("reverse"), py::arg("x"),
         py::arg("weight_ih"), py::arg("weight_hh"), py::arg("lengths"), py::arg("gates"),
