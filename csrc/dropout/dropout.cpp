@@ -31,9 +31,16 @@ uint32_t drop_threshold(double rate) {
 // Elements [begin, end), begin even. Two passes over a chunk that stays in L1: the
 // draws (scalar 64-bit hashes, two elements each), then the mask and the product,
 // which vectorize.
+// What an element's draw decides: dropped below `threshold`, else scaled by `scale`.
 template <class T>
-void dropout_block(const DropoutShape& shape, const DropoutArgs<T>& args, uint32_t threshold,
-                   T scale, int64_t begin, int64_t end) {
+struct KeepRule {
+    uint32_t threshold;
+    T scale;
+};
+
+template <class T>
+void dropout_block(const DropoutShape& shape, const DropoutArgs<T>& args, KeepRule<T> keep,
+                   int64_t begin, int64_t end) {
     constexpr int64_t kChunk = 512;
     uint32_t draws[kChunk];
     for (int64_t start = begin; start < end; start += kChunk) {
@@ -51,9 +58,9 @@ void dropout_block(const DropoutShape& shape, const DropoutArgs<T>& args, uint32
         // than the whole hash.
 #pragma omp simd
         for (int64_t i = 0; i < count; ++i) {
-            const T keep = draws[i] >= threshold ? scale : T(0);
-            mask[i] = keep;
-            output[i] = input[i] * keep;
+            const T kept = draws[i] >= keep.threshold ? keep.scale : T(0);
+            mask[i] = kept;
+            output[i] = input[i] * kept;
         }
     }
 }
@@ -62,15 +69,13 @@ void dropout_block(const DropoutShape& shape, const DropoutArgs<T>& args, uint32
 
 template <class T>
 void dropout(const DropoutShape& shape, const DropoutArgs<T>& args, int n_threads) {
-    const uint32_t threshold = drop_threshold(shape.rate);
-    const T scale = T(1.0 / (1.0 - shape.rate));
+    const KeepRule<T> keep{drop_threshold(shape.rate), T(1.0 / (1.0 - shape.rate))};
     const int64_t n_blocks = ceil_div(shape.n, kBlock);
     // About sixteen operations an element (the hash, shared by two, and the product).
     const int threads = threads_for(n_threads, n_blocks, 16 * shape.n);
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t block = 0; block < n_blocks; ++block)
-        dropout_block(shape, args, threshold, scale, block * kBlock,
-                      std::min(shape.n, (block + 1) * kBlock));
+        dropout_block(shape, args, keep, block * kBlock, std::min(shape.n, (block + 1) * kBlock));
 }
 
 template void dropout<float>(const DropoutShape&, const DropoutArgs<float>&, int);

@@ -72,16 +72,17 @@ void pack_transposed(MatrixView<T> src, int64_t kc, int64_t n_valid, int64_t wid
             std::fill(dst + k * width + n_valid, dst + (k + 1) * width, T(0));
 }
 
-// OUT k's slice of `full` whole panels of W columns (dst as in pack_panels) = IN the
-// contiguous elements in[0, full * W). W fixed at compile time: the copy of a
-// panel's slice is a few whole vector moves, where a loop to a run-time width took
-// twice as long per element (the weight gradients' packing of d_gates and h).
+// OUT one k's slice of `full` whole panels of W columns, panel q's at out.data + q *
+// out.ld (dst + k * W and W * kc in pack_panels' terms) = IN the contiguous elements
+// in[0, full * W). W fixed at compile time: the copy of a panel's slice is a few
+// whole vector moves, where a loop to a run-time width took twice as long per
+// element (the weight gradients' packing of d_gates and h).
 template <class T, int64_t W>
-int64_t copy_full(const T* in, int64_t full, int64_t kc, int64_t k, T* dst) {
+int64_t copy_full(const T* in, int64_t full, RowMajor<T> out) {
     for (int64_t q = 0; q < full; ++q) {
-        T* __restrict out = dst + q * W * kc + k * W;
+        T* __restrict to = out.data + q * out.ld;
         const T* __restrict from = in + q * W;
-        for (int64_t j = 0; j < W; ++j) out[j] = from[j];
+        for (int64_t j = 0; j < W; ++j) to[j] = from[j];
     }
     return full;
 }
@@ -89,18 +90,18 @@ int64_t copy_full(const T* in, int64_t full, int64_t kc, int64_t k, T* dst) {
 // copy_full for the micro-kernels' panel widths; returns the panels done (0 for
 // another width, left to the general loop).
 template <class T>
-int64_t copy_whole_panels(const T* in, int64_t full, int64_t width, int64_t kc, int64_t k, T* dst) {
+int64_t copy_whole_panels(const T* in, int64_t full, int64_t width, RowMajor<T> out) {
     switch (width) {
         case 4:
-            return copy_full<T, 4>(in, full, kc, k, dst);
+            return copy_full<T, 4>(in, full, out);
         case 6:
-            return copy_full<T, 6>(in, full, kc, k, dst);
+            return copy_full<T, 6>(in, full, out);
         case 8:
-            return copy_full<T, 8>(in, full, kc, k, dst);
+            return copy_full<T, 8>(in, full, out);
         case 16:
-            return copy_full<T, 16>(in, full, kc, k, dst);
+            return copy_full<T, 16>(in, full, out);
         case 32:
-            return copy_full<T, 32>(in, full, kc, k, dst);
+            return copy_full<T, 32>(in, full, out);
         default:
             return 0;
     }
@@ -150,8 +151,9 @@ void pack_panels(MatrixView<T> src, int64_t kc, int64_t n_valid, int64_t width, 
                 prefetch(later + last, 1);
             }
         }
-        int64_t q =
-            src.row_stride == 1 ? copy_whole_panels(in, n_valid / width, width, kc, k, dst) : 0;
+        int64_t q = src.row_stride == 1 ? copy_whole_panels<T>(in, n_valid / width, width,
+                                                               {dst + k * width, width * kc})
+                                        : 0;
         for (; q < panels; ++q) {
             T* out = dst + q * width * kc + k * width;
             const T* from = in + q * width * src.row_stride;

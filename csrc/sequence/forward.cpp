@@ -26,8 +26,7 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
     // The threads that a tile per gate and block of units would give the loop.
     const int threads_by_blocks = threads_for(
         n_threads, ceil_div(B, kernel.mr) * ceil_div(H, kernel.nr), B * GH * (H + s.input));
-    const bool side_by_side =
-        GateTiles<T>::side_by_side(kernel, B, H, G, threads_by_blocks, run.isa);
+    const bool side_by_side = GateTiles<T>::side_by_side(kernel, s, threads_by_blocks, run.isa);
     // Batch 1's gates side by side: one single-row kernel as wide as all of them.
     if (side_by_side && kernel.mr == 1) kernel = select_row_microkernel<T>(run.isa, GH);
     const CellKernels<T> cell = cell_kernels<T>(s.cell, s.activation, run.isa);

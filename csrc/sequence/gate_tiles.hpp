@@ -54,8 +54,9 @@ class GateTiles {
     // batch of rows, when that saves at least an eighth of the columns and the row
     // panels alone still give each of the step's threads (`threads_by_blocks`, as many
     // as the per-gate layout's tasks would get) a task.
-    static bool side_by_side(const MicroKernel<T>& kernel, int64_t batch, int64_t hidden,
-                             int64_t gates, int threads_by_blocks, Isa isa) {
+    static bool side_by_side(const MicroKernel<T>& kernel, const SequenceShape& s,
+                             int threads_by_blocks, Isa isa) {
+        const int64_t batch = s.batch, hidden = s.hidden, gates = s.gates();
         const int64_t gh = gates * hidden, nr = kernel.nr;
         if (gates == 1) return false;
         if (kernel.mr == 1)
