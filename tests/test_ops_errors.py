@@ -947,7 +947,16 @@ def core_forward_cases(cell, dtype):
     case("lengths", TypeError, lengths=np.array([1.0, 1.0, 1.0]))
     case("n_threads", ValueError, n_threads=0)
     case("n_threads", ValueError, n_threads=-4)
+    add_leak_rate_cases(case, cell)
     return cases
+
+
+def add_leak_rate_cases(case, cell):
+    """_core checks the leak rate as ops does: in (0, 1], and 1 for lstm and gru."""
+    for rate in (0.0, -0.5, 1.5, float("nan"), float("inf")):
+        case("leak_rate: expected a number in", ValueError, leak_rate=rate)
+    if cell != "rnn":
+        case("leak_rate: only the rnn cell", ValueError, leak_rate=0.5)
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -1045,6 +1054,7 @@ def core_backward_cases(cell, dtype):
     case("d_h_n", TypeError, d_h_n=np.zeros((B, H), other))
     case("bptt_steps", ValueError, bptt_steps=-1)
     case("n_threads", ValueError, n_threads=0)
+    add_leak_rate_cases(case, cell)
     return cases
 
 

@@ -17,6 +17,12 @@ rnnkit::SequenceShape make_shape(const std::string& cell, const std::string& act
                             reverse,          leak_rate};
     if (s.batch < 1 || s.steps < 1 || s.input < 1 || s.hidden < 1)
         throw py::value_error("x and weight_hh: every dimension must be at least 1");
+    // 0 would freeze the state and anything above 1 extrapolate it; the other cells
+    // have no leak and would ignore one.
+    if (!(leak_rate > 0.0 && leak_rate <= 1.0))  // NaN too
+        throw py::value_error("leak_rate: expected a number in (0, 1]");
+    if (leak_rate != 1.0 && s.cell != Cell::rnn)
+        throw py::value_error("leak_rate: only the rnn cell has a leak rate (1 for the others)");
     return s;
 }
 
