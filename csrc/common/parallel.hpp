@@ -10,7 +10,6 @@
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <xmmintrin.h>
-#define RNNKIT_HAS_MXCSR 1
 #endif
 
 namespace rnnkit {
@@ -42,26 +41,53 @@ inline TeamShare team_share(int64_t count) {
     return {count * thread / team, count * (thread + 1) / team};
 }
 
+// The calling thread's floating-point control register, and its bits that flush
+// denormal inputs and results to zero: x86-64's MXCSR (DAZ | FTZ) and AArch64's FPCR
+// (FZ, which flushes both). The same flushing on both gives the same bits: the
+// portable kernels' results on ARM are identical to x86's generic ones. Other
+// targets have no flush (kFlush 0) and keep denormals.
+namespace fp_control {
+#if defined(__x86_64__) || defined(_M_X64)
+using Word = unsigned int;
+constexpr Word kFlush = 0x8040u;
+inline Word read() { return _mm_getcsr(); }
+inline void write(Word word) { _mm_setcsr(word); }
+#elif defined(__aarch64__)
+using Word = uint64_t;
+constexpr Word kFlush = Word(1) << 24;
+inline Word read() {
+    Word word;
+    __asm__ volatile("mrs %0, fpcr" : "=r"(word));
+    return word;
+}
+inline void write(Word word) { __asm__ volatile("msr fpcr, %0" : : "r"(word)); }
+#else
+using Word = unsigned int;
+constexpr Word kFlush = 0;
+inline Word read() { return 0; }
+inline void write(Word) {}
+#endif
+}  // namespace fp_control
+
 // Flushes denormals to zero for the lifetime of the guard, on the calling
-// thread only (MXCSR is per thread): one at the top of each parallel region that
-// computes the layers' products and cell math (the time loop, the GEMM, the thin
-// weight gradients). Denormals are far below anything a network resolves and can
-// slow a step by 100x when a saturated gate produces them. The optimizer and
+// thread only (the control register is per thread): one at the top of each parallel
+// region that computes the layers' products and cell math (the time loop, the GEMM,
+// the thin weight gradients). Denormals are far below anything a network resolves
+// and can slow a step by 100x when a saturated gate produces them. The optimizer and
 // dropout keep them, as torch's do: a float32 Adam moment of 1e-40 is a real one.
 class DenormalGuard {
   public:
-#ifdef RNNKIT_HAS_MXCSR
-    DenormalGuard() : saved_(_mm_getcsr()) { _mm_setcsr(saved_ | 0x8040u); }  // FTZ | DAZ
-    ~DenormalGuard() { _mm_setcsr(saved_); }
-
-  private:
-    unsigned int saved_;
-#else
-    DenormalGuard() = default;
-#endif
-  public:
+    DenormalGuard() : saved_(fp_control::read()) {
+        if (fp_control::kFlush) fp_control::write(saved_ | fp_control::kFlush);
+    }
+    ~DenormalGuard() {
+        if (fp_control::kFlush) fp_control::write(saved_);
+    }
     DenormalGuard(const DenormalGuard&) = delete;
     DenormalGuard& operator=(const DenormalGuard&) = delete;
+
+  private:
+    fp_control::Word saved_;
 };
 
 }  // namespace rnnkit
