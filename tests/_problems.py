@@ -2,8 +2,11 @@
 
 import numpy as np
 
-from rnnkit import ops
+from rnnkit import _core, ops
 
+# The instruction sets this build and CPU run, widest first (ISAS[0] is "best"; the
+# portable "generic" is always there).
+ISAS = [isa for isa in ("avx512", "avx2", "neon", "generic") if _core.isa_supported(isa)]
 # Every (cell, activation) pair the kernels accept.
 CELL_ACTIVATIONS = [(cell, act) for cell, acts in ops.ACTIVATIONS.items() for act in acts]
 # Fields of ops.Gradients.

@@ -11,9 +11,9 @@ float64 results it adds up to one ulp to the bound.
 import numpy as np
 import pytest
 
+from _problems import ISAS
 from rnnkit import _core
 
-ISAS = [isa for isa in ("avx512", "avx2", "generic") if _core.isa_supported(isa)]
 DTYPES = [np.float32, np.float64]
 
 # The most ulps between a result and the exact value, over the grid below. Measured:

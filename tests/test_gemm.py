@@ -4,9 +4,9 @@ matmul, and ops.matmul's argument checks."""
 import numpy as np
 import pytest
 
+from _problems import ISAS
 from rnnkit import _core, ops
 
-ISAS = [isa for isa in ("avx512", "avx2", "generic") if _core.isa_supported(isa)]
 SIZES = [1, 2, 7, 13, 31, 64, 129, 300]
 
 

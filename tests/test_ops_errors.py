@@ -1102,7 +1102,7 @@ def test_core_gemm_rejects_bad_arguments():
         _core.gemm(a, b, "generic", 0)
     with pytest.raises(ValueError, match="isa"):
         _core.isa_supported("neon9")
-    for isa in ("avx512", "avx2"):
+    for isa in ("avx512", "avx2", "neon"):
         if not _core.isa_supported(isa):
             with pytest.raises(ValueError, match="isa"):
                 _core.gemm(a, b, isa, 1)

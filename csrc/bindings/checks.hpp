@@ -80,9 +80,10 @@ inline Isa parse_isa(const std::string& name) {
     if (name == "best") return Isa::best;
     if (name == "avx512") return Isa::avx512;
     if (name == "avx2") return Isa::avx2;
+    if (name == "neon") return Isa::neon;
     if (name == "generic") return Isa::generic;
-    throw py::value_error("isa: expected 'best', 'avx512', 'avx2' or 'generic', got '" + name +
-                          "'");
+    throw py::value_error("isa: expected 'best', 'avx512', 'avx2', 'neon' or 'generic', got '" +
+                          name + "'");
 }
 
 inline const int64_t* checked_lengths(const py::object& object, int64_t batch, int64_t steps) {

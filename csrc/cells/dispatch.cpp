@@ -49,7 +49,7 @@ CellKernels<T> cell_kernels(Cell cell, Activation activation, Isa isa) {
         case Isa::avx2:
             return from_table<T, Avx2Cells>(cell, activation);
 #endif
-        default:
+        default:  // neon too: AArch64's base ISA vectorizes the generic cell math itself
             return from_table<T, GenericCells>(cell, activation);
     }
 }

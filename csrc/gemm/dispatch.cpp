@@ -1,5 +1,5 @@
 // Run-time choice of micro-kernel from CPU features, so that one build runs on
-// any x86-64 (and builds elsewhere with the generic kernel only).
+// any x86-64; AArch64 builds always have NEON, and other targets the generic kernel only.
 #include <algorithm>
 #include <stdexcept>
 
@@ -19,6 +19,10 @@ bool isa_supported(Isa isa) {
         case Isa::avx2:
             return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #endif
+#ifdef RNNKIT_NEON
+        case Isa::neon:  // part of AArch64's base ISA
+            return true;
+#endif
         default:
             return false;
     }
@@ -28,6 +32,7 @@ Isa resolve_isa(Isa isa) {
     if (isa == Isa::best) {
         if (isa_supported(Isa::avx512)) return Isa::avx512;
         if (isa_supported(Isa::avx2)) return Isa::avx2;
+        if (isa_supported(Isa::neon)) return Isa::neon;
         return Isa::generic;
     }
     if (!isa_supported(isa)) throw std::invalid_argument("isa is not supported by this CPU");
@@ -48,6 +53,11 @@ MicroKernel<T> select(Isa isa, int64_t row_columns) {
         case Isa::avx2:
             return row_columns > 0 ? microkernels_avx2::row<T>(row_columns)
                                    : microkernels_avx2::full<T>();
+#endif
+#ifdef RNNKIT_NEON
+        case Isa::neon:
+            return row_columns > 0 ? microkernels_neon::row<T>(row_columns)
+                                   : microkernels_neon::full<T>();
 #endif
         default:
             return row_columns > 0 ? microkernels_generic::row<T>(row_columns)

@@ -15,7 +15,7 @@
 
 namespace rnnkit {
 
-enum class Isa { best, avx512, avx2, generic };
+enum class Isa { best, avx512, avx2, neon, generic };
 
 // How to run a call: OpenMP threads, and the instruction set of the GEMM and the
 // cell math (Isa::best: the widest this CPU has). Neither changes any result.
@@ -106,6 +106,9 @@ RNNKIT_DECLARE_MICROKERNELS(microkernels_generic)
 #ifdef RNNKIT_X86
 RNNKIT_DECLARE_MICROKERNELS(microkernels_avx2)
 RNNKIT_DECLARE_MICROKERNELS(microkernels_avx512)
+#endif
+#ifdef RNNKIT_NEON
+RNNKIT_DECLARE_MICROKERNELS(microkernels_neon)
 #endif
 #undef RNNKIT_DECLARE_MICROKERNELS
 

@@ -439,7 +439,7 @@ def _optimizer_update(kind, params, grad, first, second, *, n_threads=None, **ru
 
 def kernel_info():
     """What the kernels run with on this machine: ``{"isa": the widest instruction set
-    of the GEMM and cell math ("avx512", "avx2" or "generic"), "threads": the threads
+    of the GEMM and cell math ("avx512", "avx2", "neon" or "generic"), "threads": the threads
     OpenMP sees (n_threads=None), "openmp": whether this build has OpenMP}``. A build
     without it (Apple's clang with no libomp) runs every call on one thread, whatever
     ``n_threads`` asks, with the same results."""
