@@ -38,8 +38,12 @@ int64_t padded_work(int64_t m, int64_t n, Isa isa) {
 template <class T>
 void gemm_block(const GemmShape& shape, const GemmArgs<T>& args, int n_threads,
                 const MicroKernel<T>& kernel) {
-    const auto [m, n, k] = shape;
-    const auto& [a, b, c, ldc, accumulate] = args;
+    // Plain locals, not structured bindings: lambdas and OpenMP regions capture them,
+    // which C++17 does not allow of bindings (clang before 16 refuses to compile it).
+    const int64_t m = shape.m, n = shape.n, k = shape.k, ldc = args.ldc;
+    const MatrixView<T> a = args.a, b = args.b;
+    T* const c = args.c;
+    const bool accumulate = args.accumulate;
     const int64_t mr = kernel.mr, nr = kernel.nr;
     const int64_t kc_max = std::min(k, kGemmDepthBlock);
     const int64_t n_panels = ceil_div(n, nr);
@@ -155,8 +159,10 @@ void gemm_block(const GemmShape& shape, const GemmArgs<T>& args, int n_threads,
 
 template <class T>
 void gemm(const GemmShape& shape, const GemmArgs<T>& args, Execution run) {
-    const auto [m, n, k] = shape;
-    const auto& [a, b, c, ldc, accumulate] = args;
+    const int64_t m = shape.m, n = shape.n, k = shape.k, ldc = args.ldc;
+    const MatrixView<T> a = args.a, b = args.b;
+    T* const c = args.c;
+    const bool accumulate = args.accumulate;
     const Isa isa = run.isa;
     if (m <= 0 || n <= 0) return;
     if (k <= 0) {

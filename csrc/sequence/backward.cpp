@@ -47,7 +47,12 @@ struct ColumnSums {
 // MB per batch, 2 ms on one thread or two alike).
 template <class T>
 void column_sums(const ColumnSums<T>& a, int n_threads) {
-    const auto& [matrix, rows, cols, x, inputs, sums, weighted] = a;
+    // Plain locals: the OpenMP region below captures them (see gemm_block).
+    const T* const matrix = a.matrix;
+    const int64_t rows = a.rows, cols = a.cols, inputs = a.inputs;
+    const T* const x = a.x;
+    T* const sums = a.sums;
+    T* const weighted = a.weighted;
     constexpr int64_t chunk = 64;
     const int64_t chunks = ceil_div(cols, chunk);
 #pragma omp parallel num_threads(threads_for(n_threads, chunks, rows* cols))
