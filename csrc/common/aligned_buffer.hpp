@@ -18,9 +18,18 @@ class AlignedBuffer {
   public:
     static constexpr std::size_t alignment = 64;
 
+  private:
+    // posix_memalign, not std::aligned_alloc: macOS' libc++ offers the latter only to
+    // builds that target macOS 10.15 or later, and python.org's Pythons target older.
+    static T* allocate(std::size_t align, std::size_t bytes) {
+        void* memory = nullptr;
+        if (posix_memalign(&memory, align, bytes) != 0) throw std::bad_alloc();
+        return static_cast<T*>(memory);
+    }
+
+  public:
     explicit AlignedBuffer(std::size_t count = 0) : size_(count) {
         if (count == 0) return;
-        // aligned_alloc wants a size that is a multiple of the alignment.
         std::size_t bytes = (count * sizeof(T) + alignment - 1) / alignment * alignment;
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
         // Large buffers (a layer's input projection, the gate gradients: tens of MB
@@ -30,14 +39,12 @@ class AlignedBuffer {
         constexpr std::size_t huge = std::size_t(2) << 20;
         if (bytes >= 2 * huge) {
             bytes = (bytes + huge - 1) / huge * huge;
-            data_ = static_cast<T*>(std::aligned_alloc(huge, bytes));
-            if (data_ == nullptr) throw std::bad_alloc();
+            data_ = allocate(huge, bytes);
             madvise(data_, bytes, MADV_HUGEPAGE);
             return;
         }
 #endif
-        data_ = static_cast<T*>(std::aligned_alloc(alignment, bytes));
-        if (data_ == nullptr) throw std::bad_alloc();
+        data_ = allocate(alignment, bytes);
     }
     ~AlignedBuffer() { std::free(data_); }
     AlignedBuffer(const AlignedBuffer&) = delete;
