@@ -7,6 +7,7 @@ region that asks for more than one, so in a fresh interpreter the process' threa
 (Linux: /proc/self/task) before and after one call tells whether that call ran on more.
 """
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -30,8 +31,15 @@ def threads_started(setup, call):
     single-threaded preparation) in a fresh interpreter."""
     if not _TASKS.is_dir():
         pytest.skip("counting a process' threads needs Linux's /proc/self/task")
+    # numpy's BLAS threads are not rnnkit's: an older OpenBLAS (numpy 2.0, the last for
+    # Python 3.9) starts its pool at the first large product, inside the counted call.
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     done = subprocess.run(
-        [sys.executable, "-c", _SCRIPT, setup, call], capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", _SCRIPT, setup, call],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
     )
     assert done.returncode == 0, done.stderr
     return int(done.stdout.split()[-1])

@@ -33,10 +33,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
 from . import _callbacks, _network, _optimizers
-from ._inputs import TABLE, Sequences, validate_sequences
+from ._inputs import TABLE, Sequences, fit_sample_weight, validate_sequences
 from ._progress import EpochProgress
 from ._sequence_estimator import SequenceEstimator, step_rows
 
@@ -655,9 +655,7 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
 def _checked_sample_weight(sample_weight, seqs, name):
     """Sample weights as float64 (n,), ones for None: non-negative, not all zero, with a
     finite sum, or a ValueError naming ``name``."""
-    weights = _check_sample_weight(
-        sample_weight, seqs.x[:, 0, 0], dtype=np.float64, ensure_non_negative=True
-    )
+    weights = fit_sample_weight(sample_weight, seqs)
     with np.errstate(over="ignore"):
         total = weights.sum()
     if not np.isfinite(total):  # a batch's loss divides by its weights' sum

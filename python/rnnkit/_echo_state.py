@@ -17,10 +17,9 @@ import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight
 
 from . import ops
-from ._inputs import validate_sequences
+from ._inputs import fit_sample_weight, validate_sequences
 from ._sequence_estimator import (
     ClassificationTargets,
     RegressionTargets,
@@ -101,16 +100,14 @@ class BaseEchoState(SequenceEstimator):
         self._require_y(y)
         seqs = validate_sequences(self, X, reset=True, dtype=np.dtype(self.dtype))
         targets = self._validate_targets(y, seqs, reset=True)
-        weights = _check_sample_weight(
-            sample_weight, seqs.x[:, 0, 0], dtype=np.float64, ensure_non_negative=True
-        )
+        weights = fit_sample_weight(sample_weight, seqs)
         if self.return_sequences and self.washout >= seqs.steps.max():
             raise ValueError(
                 f"washout: {self.washout} steps leave none of the sequences (the longest has "
                 f"{seqs.steps.max()}) to fit the readout on; use a smaller washout"
             )
         # With return_sequences the readout is fitted on the valid steps past the washout;
-        # check_sample_weight has made sure some sample, not some such step, has weight.
+        # fit_sample_weight has made sure some sample, not some such step, has weight.
         fit_mask = self._readout_steps(seqs, self.washout)
         if self.return_sequences and not (weights[:, None] * fit_mask).sum() > 0:
             raise ValueError(

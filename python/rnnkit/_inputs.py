@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.utils import check_array
-from sklearn.utils.validation import _check_feature_names, validate_data
+from sklearn.utils.validation import _check_feature_names, _check_sample_weight, validate_data
 
 TABLE = "table"  # 2-D input: columns are time steps, n_features_in_ counts them
 SEQUENCES = "sequences"  # 3-D or ragged input: n_features_in_ counts features per step
@@ -208,6 +208,19 @@ def _pack(estimator, X, items, *, reset, dtype):
     _set_layout(estimator, SEQUENCES, reset)
     x, lengths = pad(arrays)
     return Sequences(x, lengths, ragged=True)
+
+
+def fit_sample_weight(sample_weight, seqs):
+    """A fit's sample weights as float64 (n,), ones for None: one per sequence,
+    non-negative and not all zero, or scikit-learn's ValueError. scikit-learn 1.6 (the
+    last for Python 3.9) accepts all-zero weights, which newer ones refuse with the
+    message raised here: a fit on no weight at all has nothing to learn from."""
+    weights = _check_sample_weight(
+        sample_weight, seqs.x[:, 0, 0], dtype=np.float64, ensure_non_negative=True
+    )
+    if not np.any(weights):
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+    return weights
 
 
 def pad(arrays):
