@@ -25,6 +25,12 @@ inline std::string shape_text(const Shape& shape) {
     return text + (shape.size() == 1 ? ",)" : ")");
 }
 
+// The kernels dereference T*: a view at an odd byte offset would be undefined.
+inline void check_aligned(const py::array& array, const char* name) {
+    if (!(array.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
+        throw py::value_error(std::string(name) + ": expected an aligned array");
+}
+
 // A C-contiguous array of exactly `shape` and dtype T, or an error naming `name`.
 template <class T>
 const T* checked(const py::array& array, const char* name, const Shape& shape) {
@@ -33,9 +39,7 @@ const T* checked(const py::array& array, const char* name, const Shape& shape) {
                              std::string(py::str(py::dtype::of<T>())));
     if (!(array.flags() & py::array::c_style))
         throw py::value_error(std::string(name) + ": expected a C-contiguous array");
-    // The kernels dereference T*: a view at an odd byte offset would be undefined.
-    if (!(array.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
-        throw py::value_error(std::string(name) + ": expected an aligned array");
+    check_aligned(array, name);
     Shape actual(array.shape(), array.shape() + array.ndim());
     if (actual != shape)
         throw py::value_error(std::string(name) + ": expected shape " + shape_text(shape) +
