@@ -28,9 +28,6 @@ uint32_t drop_threshold(double rate) {
     return static_cast<uint32_t>(std::min(std::ceil(rate * 4294967296.0), 4294967295.0));
 }
 
-// Elements [begin, end), begin even. Two passes over a chunk that stays in L1: the
-// draws (scalar 64-bit hashes, two elements each), then the mask and the product,
-// which vectorize.
 // What an element's draw decides: dropped below `threshold`, else scaled by `scale`.
 template <class T>
 struct KeepRule {
@@ -38,6 +35,9 @@ struct KeepRule {
     T scale;
 };
 
+// Elements [begin, end), begin even. Two passes over a chunk that stays in L1: the
+// draws (scalar 64-bit hashes, two elements each), then the mask and the product,
+// which vectorize.
 template <class T>
 void dropout_block(const DropoutShape& shape, const DropoutArgs<T>& args, KeepRule<T> keep,
                    int64_t begin, int64_t end) {
