@@ -38,14 +38,15 @@ struct GruRow {
                 const T r = sigmoid(lane.load(proj_r, j) + lane.load(rec_r, j));
                 const T z = sigmoid(lane.load(proj_z, j) + lane.load(rec_z, j));
                 const T hn = lane.load(rec_n, j) + lane.load(b_hn, j);
-                const T nn = activate<A>(lane.load(proj_n, j) + r * hn);
+                const T nn = activate<A>(fp::mul_add(r, hn, lane.load(proj_n, j)));
                 if constexpr (decltype(keep)::value) {
                     lane.store(out_r, j, r);
                     lane.store(out_z, j, z);
                     lane.store(out_n, j, nn);
                     lane.store(hn_lin, j, hn);
                 }
-                lane.store(h, j, (T(1) - z) * nn + z * lane.load(h_prev, j));
+                // (1 - z) n + z h_{t-1} as PyTorch's cells compute it: n + z (h_{t-1} - n).
+                lane.store(h, j, fp::mul_add(z, lane.load(h_prev, j) - nn, nn));
             });
         });
     }

@@ -40,7 +40,7 @@ struct LstmRow {
                 const T f = sigmoid(lane.load(proj_f, j) + lane.load(rec_f, j));
                 const T g = activate<A>(lane.load(proj_g, j) + lane.load(rec_g, j));
                 const T o = sigmoid(lane.load(proj_o, j) + lane.load(rec_o, j));
-                const T c_t = f * lane.load(c_prev, j) + i * g;
+                const T c_t = fp::mul_add(f, lane.load(c_prev, j), i * g);
                 const T a = activate<A>(c_t);
                 if constexpr (decltype(keep)::value) {
                     lane.store(out_i, j, i);
@@ -75,7 +75,7 @@ struct LstmRow {
             const T i = lane.load(gate_i, j), f = lane.load(gate_f, j);
             const T g = lane.load(gate_g, j), o = lane.load(gate_o, j), a = lane.load(act_c, j);
             const T d_h_j = lane.load(d_h, j);
-            const T d_c = lane.load(d_c_next, j) + d_h_j * o * activate_grad<A>(a);
+            const T d_c = fp::mul_add(d_h_j * o, activate_grad<A>(a), lane.load(d_c_next, j));
             lane.store(d_i, j, d_c * g * sigmoid_grad(i));
             lane.store(d_f, j, d_c * lane.load(c_prev, j) * sigmoid_grad(f));
             lane.store(d_g, j, d_c * i * activate_grad<A>(g));

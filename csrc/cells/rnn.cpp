@@ -36,7 +36,7 @@ struct RnnRow {
             for_each_unit<T>(n, [&](int64_t j, auto lane) {
                 const T y = activate<A>(lane.load(proj, j) + lane.load(rec, j));
                 if constexpr (decltype(keep)::value) lane.store(out, j, y);
-                lane.store(h, j, kept_state * lane.load(h_prev, j) + leak * y);
+                lane.store(h, j, fp::mul_add(leak, y, kept_state * lane.load(h_prev, j)));
             });
         });
     }
