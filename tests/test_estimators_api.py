@@ -25,6 +25,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
+import rnnkit._network
 import rnnkit._progress
 from _threads import threads_started
 from rnnkit import RNNClassifier, RNNRegressor, ops
@@ -163,7 +164,7 @@ def test_predictions_are_float64(dtype):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_prediction_does_not_depend_on_the_batch(dtype):
-    # 1100 rows: more than one internal prediction chunk (1024 rows).
+    # 1100 rows: several internal prediction chunks (of 256 rows here).
     X = _sequences(n=1100, steps=3, features=2, seed=5)
     fit_rows = slice(0, 40)
     est = RNNRegressor(
@@ -181,6 +182,30 @@ def test_prediction_does_not_depend_on_the_batch(dtype):
     proba = clf.predict_proba(X)
     assert np.array_equal(clf.predict_proba(X[perm])[np.argsort(perm)], proba)
     assert np.array_equal(clf.predict_proba(X[5:6]), proba[5:6])
+
+
+def test_predict_runs_the_network_in_chunks_that_bound_memory(monkeypatch):
+    # 256 rows per forward call; fewer, down to 64, where a layer's (rows, T, H) output
+    # would pass 16 MiB: here 16 MiB / (8192 steps * 4 units * 4 bytes) = 128 rows.
+    rows = []
+    forward = rnnkit._network.forward
+
+    def counting_forward(spec, params, x, *args, **kwargs):
+        rows.append(len(x))
+        return forward(spec, params, x, *args, **kwargs)
+
+    X = _sequences(n=600, steps=3, features=1)
+    est = RNNRegressor(hidden_sizes=(4,), max_epochs=1, **SERIAL).fit(X[:8], _target(X[:8]))
+    expected = est.predict(X)
+    monkeypatch.setattr(rnnkit._network, "forward", counting_forward)
+    assert np.array_equal(est.predict(X), expected)
+    assert rows == [256, 256, 88]
+    rows.clear()
+    est.predict(np.zeros((200, 8192, 1)))
+    assert rows == [128, 72]
+    rows.clear()
+    est.predict(np.zeros((100, 40_000, 1)))  # 26 rows would fit; never fewer than 64
+    assert rows == [64, 36]
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

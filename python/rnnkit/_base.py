@@ -48,10 +48,22 @@ except ImportError:  # pragma: no cover - depends on the installed scikit-learn
         """Stand-in when scikit-learn has no callback API."""
 
 
-# Rows per forward call at predict time. It bounds memory, and small batches keep a
-# step's state and gates in cache: 64 rows predicted 1.3-1.8x faster than 1024
-# (benchmarks/compare.py workloads, 2026-11).
-_PREDICT_CHUNK = 64
+# Rows per forward call at predict time. More rows pack each layer's weights and pay
+# Python's per-call overhead fewer times: 256 predicted stock 1.09x and mnist 1.06x
+# faster than 64, the other workloads alike, where 1024 made stock's 0.70x as fast, its
+# state and gates out of cache (benchmarks/compare.py workloads, 2026-11). Long
+# sequences get fewer, down to 64, so that a layer's (rows, T, H) output stays near
+# _PREDICT_LAYER_BYTES: a predict's memory is bounded by the chunk, not by len(X).
+_PREDICT_ROWS = 256
+_PREDICT_MIN_ROWS = 64
+_PREDICT_LAYER_BYTES = 16 << 20
+
+
+def _predict_rows(steps, width, itemsize):
+    """Rows per forward call for sequences of ``steps`` through layers at most ``width``
+    wide (hidden units times directions) in a dtype of ``itemsize`` bytes."""
+    fitting = _PREDICT_LAYER_BYTES // (steps * width * itemsize)
+    return max(_PREDICT_MIN_ROWS, min(_PREDICT_ROWS, fitting))
 
 
 def _positive_sizes(value, name, *, allow_empty):
@@ -623,11 +635,13 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
         """Raw network outputs for every sequence: (n, k) or (n, T, k), in chunks."""
         threads = self._threads()
         workspace = {}  # each layer's projection scratch, from one chunk to the next
+        spec = self._spec_
+        width = max(spec.hidden_sizes) * len(spec.directions)
         return self._in_chunks(
             seqs,
-            _PREDICT_CHUNK,
+            _predict_rows(seqs.x.shape[1], width, seqs.x.dtype.itemsize),
             lambda part: _network.forward(
-                self._spec_, self.params_, part.x, part.lengths, n_threads=threads,
+                spec, self.params_, part.x, part.lengths, n_threads=threads,
                 workspace=workspace,
             )[0],
         )  # fmt: skip
