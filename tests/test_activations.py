@@ -21,7 +21,7 @@ DTYPES = [np.float32, np.float64]
 MAX_ULPS = {
     (np.float32, "tanh"): 1.5,
     (np.float32, "sigmoid"): 3.0,
-    (np.float64, "tanh"): 3.0,
+    (np.float64, "tanh"): 2.0,
     (np.float64, "sigmoid"): 5.0,
 }
 

@@ -185,8 +185,8 @@ def test_prediction_does_not_depend_on_the_batch(dtype):
 
 
 def test_predict_runs_the_network_in_chunks_that_bound_memory(monkeypatch):
-    # 256 rows per forward call; fewer, down to 64, where a layer's (rows, T, H) output
-    # would pass 16 MiB: here 16 MiB / (8192 steps * 4 units * 4 bytes) = 128 rows.
+    # 256 rows per forward call; fewer, down to 64, where the widest per-step array
+    # would pass 16 MiB: 16 MiB / (8192 steps * 4 units * 4 bytes) = 128 rows.
     rows = []
     forward = rnnkit._network.forward
 
@@ -194,11 +194,11 @@ def test_predict_runs_the_network_in_chunks_that_bound_memory(monkeypatch):
         rows.append(len(x))
         return forward(spec, params, x, *args, **kwargs)
 
-    X = _sequences(n=600, steps=3, features=1)
-    est = RNNRegressor(hidden_sizes=(4,), max_epochs=1, **SERIAL).fit(X[:8], _target(X[:8]))
-    expected = est.predict(X)
     monkeypatch.setattr(rnnkit._network, "forward", counting_forward)
-    assert np.array_equal(est.predict(X), expected)
+    X = _sequences(n=8, steps=3, features=1)
+    est = RNNRegressor(hidden_sizes=(4,), max_epochs=1, **SERIAL).fit(X, _target(X))
+    rows.clear()
+    est.predict(np.zeros((600, 3, 1)))
     assert rows == [256, 256, 88]
     rows.clear()
     est.predict(np.zeros((200, 8192, 1)))
@@ -206,6 +206,19 @@ def test_predict_runs_the_network_in_chunks_that_bound_memory(monkeypatch):
     rows.clear()
     est.predict(np.zeros((100, 40_000, 1)))  # 26 rows would fit; never fewer than 64
     assert rows == [64, 36]
+    # The widest layer, both directions, 8-byte floats: 16 MiB / (2048 * 2 * 4 * 8).
+    est = RNNRegressor(
+        hidden_sizes=(4, 2), bidirectional=True, max_epochs=1, dtype="float64", **SERIAL
+    ).fit(X, _target(X))
+    rows.clear()
+    est.predict(np.zeros((200, 2048, 1)))
+    assert rows == [128, 72]
+    # With return_sequences the head's per-step outputs count too: 16 MiB / (2048 * 16 * 4).
+    y = np.zeros((8, 3, 16))
+    est = RNNRegressor(hidden_sizes=(4,), return_sequences=True, max_epochs=1, **SERIAL).fit(X, y)
+    rows.clear()
+    est.predict(np.zeros((200, 2048, 1)))
+    assert rows == [128, 72]
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

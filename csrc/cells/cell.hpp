@@ -4,8 +4,9 @@
 //
 // The loops over hidden units are for_each_unit's (cells/lanes.hpp), `omp simd`:
 // the arrays of one row never overlap, and GCC would otherwise give up on
-// proving it. Vector, masked-vector and scalar lanes round identically (no FMA
-// contraction).
+// proving it. Vector, masked-vector and scalar lanes round identically: no implicit
+// contraction, and the fused multiply-adds are written out (fp::mul_add), one
+// correctly rounded operation in every lane.
 //
 // Gate g of a hidden unit j lives at offset g * gate_stride + j in every
 // gate-shaped array; pointers below are already offset to (row, j0).
@@ -74,8 +75,9 @@ struct CellKernels {
 
 // Each cell source is compiled once per instruction set (see CMakeLists.txt and
 // cells_avx2.cpp / cells_avx512.cpp), its entry points in that ISA's namespace.
-// Vector lanes round like scalar code (no FMA contraction), so all give the same
-// bits; wider vectors only make the element-wise math faster.
+// Vector lanes round like scalar code (no implicit contraction; fp::mul_add is one
+// rounding everywhere), so all give the same bits; wider vectors only make the
+// element-wise math faster.
 #define RNNKIT_DECLARE_CELLS(isa_namespace)             \
     namespace isa_namespace {                           \
     template <class T>                                  \

@@ -1,9 +1,10 @@
 // Element-wise activations and their derivatives.
 //
 // exp is our own (Cody-Waite range reduction + Cephes polynomials) rather than
-// std::exp so that loops over hidden units vectorize: the code is branch-free
-// and uses only +, -, *, /, fused multiply-add and bit operations, each correctly
-// rounded, so a lane of a vector computes exactly what the scalar code computes.
+// std::exp so that loops over hidden units vectorize (where fma is an instruction;
+// see fp::mul_add): the code is branch-free and uses only +, -, *, /, fused
+// multiply-add and bit operations, each correctly rounded, so a lane of a vector
+// computes exactly what the scalar code computes.
 // That keeps results independent of where a hidden unit falls in a tile or which
 // thread owns it. Accuracy: within 2 ulp of the true exp on its range, which is
 // below float32 rounding for float and ~1e-16 relative for double. As the cells
@@ -37,10 +38,13 @@ inline To bit_cast(From from) {
 // a * b + c, rounded once. Written out rather than left to contraction, which
 // -ffp-contract=off forbids, so that every copy of the cells computes the same
 // bits: the AVX2 and AVX-512 copies (-mfma) and AArch64 make it one vector
-// instruction; the portable x86 copy calls libm's fma, exact too, and slow only
-// next to its GEMM, which calls it for every multiply-add. Half the instructions
-// of a polynomial, and one rounding instead of two: stock's LSTM layer predicted
-// 1.03x faster, and float64 tanh came within 1 ulp instead of 2.
+// instruction. Half the instructions of a polynomial, and one rounding instead of
+// two: stock's LSTM layer predicted 1.03x faster, and float64 tanh came within 1 ulp
+// instead of 2. The portable x86-64 copy (for CPUs without AVX2, and builds with
+// RNNKIT_SIMD_KERNELS=OFF) calls libm's fma, exact too but a scalar call, so its cell
+// loops no longer vectorize: its one-thread LSTM inference took 1.25x longer at H = 50
+// and 1.05x at H = 256, where its GEMM, which calls fma for every multiply-add, counts
+// for more.
 inline float mul_add(float a, float b, float c) { return std::fma(a, b, c); }
 inline double mul_add(double a, double b, double c) { return std::fma(a, b, c); }
 
@@ -114,8 +118,9 @@ inline T one_plus_exp(T x) {
 // not made by clamping x before it: a clamp put two compares and two blends at the
 // head of every gate's chain of dependent instructions, and its cost showed in short
 // rows (stock's 50 units: its LSTM layer predicted 1.11x faster without). The values
-// selected are what the clamped formula gave: 1, and 0 (1 / (1 + exp(hi)) is a
-// denormal, which the kernels flush).
+// selected are what the clamped formula gave on x86-64 and AArch64: 1, and 0
+// (1 / (1 + exp(hi)) is a denormal, which the kernels flush there; targets without
+// flushing, which kept that denormal, now get 0 as well).
 template <class T>
 inline T sigmoid(T x) {
     const T y = T(1) / one_plus_exp(-x);

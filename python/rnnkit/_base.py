@@ -52,16 +52,17 @@ except ImportError:  # pragma: no cover - depends on the installed scikit-learn
 # Python's per-call overhead fewer times: 256 predicted stock 1.09x and mnist 1.06x
 # faster than 64, the other workloads alike, where 1024 made stock's 0.70x as fast, its
 # state and gates out of cache (benchmarks/compare.py workloads, 2026-11). Long
-# sequences get fewer, down to 64, so that a layer's (rows, T, H) output stays near
-# _PREDICT_LAYER_BYTES: a predict's memory is bounded by the chunk, not by len(X).
+# sequences get fewer, down to 64, so that the widest (rows, T, features) array of a
+# call stays near _PREDICT_LAYER_BYTES: a predict's memory is bounded by the chunk, not
+# by len(X).
 _PREDICT_ROWS = 256
 _PREDICT_MIN_ROWS = 64
 _PREDICT_LAYER_BYTES = 16 << 20
 
 
 def _predict_rows(steps, width, itemsize):
-    """Rows per forward call for sequences of ``steps`` through layers at most ``width``
-    wide (hidden units times directions) in a dtype of ``itemsize`` bytes."""
+    """Rows per forward call for sequences of ``steps`` whose widest per-step array has
+    ``width`` features, in a dtype of ``itemsize`` bytes."""
     fitting = _PREDICT_LAYER_BYTES // (steps * width * itemsize)
     return max(_PREDICT_MIN_ROWS, min(_PREDICT_ROWS, fitting))
 
@@ -636,10 +637,14 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
         threads = self._threads()
         workspace = {}  # each layer's projection scratch, from one chunk to the next
         spec = self._spec_
-        width = max(spec.hidden_sizes) * len(spec.directions)
+        # Per step: the input, each recurrent layer's output (both directions) and, with
+        # return_sequences, the head's layers too.
+        widths = [spec.n_inputs, max(spec.hidden_sizes) * len(spec.directions)]
+        if spec.return_sequences:
+            widths += [*spec.dense_sizes, spec.n_outputs]
         return self._in_chunks(
             seqs,
-            _predict_rows(seqs.x.shape[1], width, seqs.x.dtype.itemsize),
+            _predict_rows(seqs.x.shape[1], max(widths), seqs.x.dtype.itemsize),
             lambda part: _network.forward(
                 spec, self.params_, part.x, part.lengths, n_threads=threads,
                 workspace=workspace,
