@@ -4,13 +4,12 @@
 // std::exp so that loops over hidden units vectorize (where fma is an instruction;
 // see fp::mul_add): the code is branch-free and uses only +, -, *, /, fused
 // multiply-add and bit operations, each correctly rounded, so a lane of a vector
-// computes exactly what the scalar code computes.
-// That keeps results independent of where a hidden unit falls in a tile or which
-// thread owns it. Accuracy: within 2 ulp of the true exp on its range, which is
-// below float32 rounding for float and ~1e-16 relative for double. As the cells
-// compute them (tests/test_activations.py, on every ISA): float tanh within 1.19
-// ulp of the exact value, sigmoid 2.24 ulp while its result is a normal number;
-// double within 1 and 4 ulp of numpy's.
+// computes exactly what the scalar code computes. That keeps results independent of
+// where a hidden unit falls in a tile or which thread owns it. Accuracy: within 2
+// ulp of the true exp on its range, which is below float32 rounding for float and
+// ~1e-16 relative for double. As the cells compute them (tests/test_activations.py,
+// on every ISA): float tanh within 1.19 ulp of the exact value, sigmoid 2.24 ulp
+// while its result is a normal number; double within 1 and 4 ulp of numpy's.
 #pragma once
 
 #include <cmath>
