@@ -178,13 +178,18 @@ def test_same_seed_same_model_any_thread_count():
         (dict(n_jobs=True), "^The 'n_jobs' parameter"),
         (dict(n_jobs=0), "^n_jobs: expected a positive number of threads"),
         (dict(input_scaling=1e308), "^input_scaling: 1e\\+308 is too large"),
+        # Drawn in float64, beyond float32 once cast: LAPACK failed in the readout.
+        (dict(input_scaling=1e39, dtype="float32"),
+         r"^input_scaling: 1e\+39 makes reservoir weights too large for float32"),
+        (dict(spectral_radius=1e39, sparsity=0.0, n_reservoir=10, dtype="float32"),
+         r"^spectral_radius: 1e\+39 makes reservoir weights too large for float32"),
     ],
-)
+)  # fmt: skip
 def test_bad_parameters(params, match, monkeypatch):
     # Refused before the reservoir is drawn (an eigendecomposition of N x N), except
-    # input_scaling, whose draw is the check.
-    if "input_scaling" not in params:
-        monkeypatch.setattr(EchoStateRegressor, "_draw_reservoir", None)
+    # the scales, whose draw is the check; refused before the reservoir runs, then.
+    drawn = "input_scaling" in params or "dtype" in params
+    monkeypatch.setattr(EchoStateRegressor, "_states" if drawn else "_draw_reservoir", None)
     X, y = np.zeros((4, 12, 1)), np.zeros((4, 12))
     with pytest.raises(ValueError, match=match):
         EchoStateRegressor(**params).fit(X, y if params.get("return_sequences") else y[:, 0])

@@ -116,6 +116,21 @@ def test_list_of_equal_length_lists_is_a_2d_array():
     assert np.array_equal(from_lists.predict(X.tolist()), from_array.predict(X))
 
 
+@pytest.mark.parametrize("cls", [RNNRegressor, RNNClassifier])
+def test_list_of_equal_length_sequences_is_a_3d_array(cls):
+    # As the README says: a list whose (T, F) sequences share one length is read as the
+    # 3-D array it makes, and per-step predictions for it come back as one array.
+    X = _sequences(n=10, steps=4, features=2)
+    y = X[:, :, 0] > 0 if cls is RNNClassifier else X[:, :, 0]
+    from_array = cls(return_sequences=True, **TINY).fit(X, y)
+    from_list = cls(return_sequences=True, **TINY).fit(list(X), list(y))
+    assert _params_equal(from_list.params_, from_array.params_)
+    predicted = from_list.predict(list(X))
+    assert isinstance(predicted, np.ndarray)
+    assert np.array_equal(predicted, from_array.predict(X))
+    assert np.array_equal(from_array.predict(X.tolist()), predicted)  # lists of lists alike
+
+
 @pytest.mark.parametrize("features", [3, None], ids=["T_i-by-F", "1-D"])
 @pytest.mark.parametrize("return_sequences", [False, True])
 def test_ragged_list_predicts_each_sequence_as_if_alone(features, return_sequences):
@@ -800,11 +815,12 @@ def test_bptt_steps():
 # -- verbose ------------------------------------------------------------------------------
 
 
-def test_verbose_progress_bar_with_tqdm(capsys):
+@pytest.mark.parametrize("verbose", [1, True])  # True, as scikit-learn's MLP and Keras take
+def test_verbose_progress_bar_with_tqdm(capsys, verbose):
     pytest.importorskip("tqdm")
     assert rnnkit._progress.tqdm is not None
     X = _sequences()
-    RNNRegressor(**TINY, verbose=1).fit(X, _target(X))
+    RNNRegressor(**TINY, verbose=verbose).fit(X, _target(X))
     err = capsys.readouterr().err  # tqdm writes to stderr
     assert "Epoch 1/2" in err and "Epoch 2/2" in err
     assert "loss" in err

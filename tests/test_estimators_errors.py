@@ -349,6 +349,37 @@ def test_an_object_array_of_sequences_is_a_ragged_list(cls):
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        (np.zeros((3, 2, F)), r"^X\[1\]: expected a sequence of shape \(T_i, n_features\) or "
+         r"\(T_i,\), got shape \(3, 2, 3\)$"),
+        ([[0.0, 1.0, 2.0], [0.0]], r"^X\[1\]: not a \(T_i, n_features\) sequence: "),
+        (np.array([[0.0, None, 1.0]] * 3, dtype=object), r"^Input X\[1\] contains NaN"),
+    ],
+    ids=["3d", "nested-of-two-lengths", "object-with-None"],
+)  # fmt: skip
+def test_a_list_item_that_is_no_sequence_is_named(cls, item, message, forbid_training):
+    # numpy's own "inhomogeneous shape" error named neither X nor the item.
+    forbid_training()
+    with pytest.raises(ValueError, match=message):
+        tiny(cls).fit([XR[0], item, XR[1]], [0, 1, 0])
+
+
+def test_label_that_does_not_compare_with_the_classes_is_a_miss_in_score():
+    X, y = make_data(RNNClassifier, "3d")
+    est = tiny(RNNClassifier).fit(X, np.array(["a", "b"])[y])
+    observed = np.array(["a", "b"], dtype=object)[y]
+    observed[:3] = None  # np.searchsorted cannot compare None with the classes' strings
+    predicted = est.predict(X)
+    expected = np.mean(predicted[3:] == observed[3:]) * (N - 3) / N
+    assert est.score(X, observed) == pytest.approx(expected)
+    with pytest.raises(ValueError, match=r"^y: contains labels not in classes_ \['a', 'b'\]: "
+                       r"\[None\]$"):  # fmt: skip
+        est.partial_fit(X, observed)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
 def test_predict_with_n_jobs_true(cls):
     est = tiny(cls).fit(*make_data(cls, "3d"))
     with pytest.raises(ValueError, match=r"^n_jobs: expected a positive number .*got True$"):
@@ -773,6 +804,44 @@ def test_validation_split_of_zero_weights(forbid_training):
     est = tiny(RNNRegressor, early_stopping=True, validation_fraction=0.5, random_state=1)
     with pytest.raises(ValueError, match=message):
         est.fit(X, y, sample_weight=weights)
+
+
+def test_training_split_of_zero_weights(forbid_training):
+    # Only the sequences the 50% split validates on have weight: no batch would ever
+    # update the weights, and every epoch would report a loss of 0.
+    X, y = make_data(RNNRegressor, "3d")
+    est = tiny(RNNRegressor, early_stopping=True, validation_fraction=0.5, random_state=1)
+    _, val = est._validate_fit_data(X, y, None, None, True, False, None)  # fit's own split
+    validated = [i for i in range(N) if (val[0].x == X[i].astype(np.float32)).all((1, 2)).any()]
+    assert len(validated) == N // 2
+    weights = np.zeros(N)
+    weights[validated] = 1.0
+    forbid_training()
+    message = (
+        r"^sample_weight: every sequence of the training split \(validation_fraction=0.5\) "
+        "has weight 0, so there is nothing to train on$"
+    )
+    with pytest.raises(ValueError, match=message):
+        tiny(RNNRegressor, early_stopping=True, validation_fraction=0.5, random_state=1).fit(
+            X, y, sample_weight=weights
+        )
+
+
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_class_weight_times_sample_weight_of_zero(return_sequences, method, forbid_training):
+    # Class 0 weighs nothing and only class 0's samples have a sample weight.
+    labels = np.arange(N) % 2
+    y = np.repeat(labels[:, None], T, axis=1) if return_sequences else labels
+    est = tiny(RNNClassifier, class_weight={0: 0.0, 1: 1.0}, return_sequences=return_sequences)
+    extra = {"classes": [0, 1]} if method == "partial_fit" else {}
+    forbid_training()
+    message = (
+        r"^sample_weight and class_weight: every sequence has weight 0 once its class weight "
+        "multiplies its sample weight, so there is nothing to train on$"
+    )
+    with pytest.raises(ValueError, match=message):
+        getattr(est, method)(X3, y, sample_weight=(labels == 0).astype(float), **extra)
 
 
 def test_balanced_class_weight_is_refused_by_partial_fit(forbid_training):

@@ -131,9 +131,14 @@ def test_grid_search_with_a_time_series_split():
         (([SERIES[:50], np.zeros((0, 1))],), dict(lookback=5),
          r"^series\[1\]: expected at least one step"),
         ((SERIES[:60],), dict(lookback=5, early_stopping=True, validation_fraction=0.001),
-         r"^validation_fraction: 0.001 of 55 windows leaves no window for training or for"),
+         r"^validation_fraction: 0.001 of 55 windows leaves 55 for training and 0 for "
+         r"validation; early stopping needs at least 1 and 2"),
         ((SERIES[:60],), dict(lookback=5, early_stopping=True, validation_fraction=0.995),
-         r"^validation_fraction: 0.995 of 55 windows leaves no window"),
+         r"^validation_fraction: 0.995 of 55 windows leaves 0 for training and 55"),
+        # One window to validate on: named as the forecaster's split, not as the
+        # regressor's validation_data, which the user never gave.
+        ((SERIES[:40],), dict(lookback=30, early_stopping=True),
+         r"^validation_fraction: 0.1 of 10 windows leaves 9 for training and 1 for validation"),
         ((np.array(["1.5", "2.5"] * 20),), dict(lookback=5),
          r"^series: expected numbers, got an array of dtype <U3"),
     ],

@@ -9,9 +9,11 @@
 """
 
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -498,6 +500,48 @@ def test_kernel_info_describes_the_build():
     assert set(info) == {"isa", "threads", "openmp"}
     assert info["isa"] == ISAS[0] and isinstance(info["openmp"], bool)
     assert info["threads"] == (3 if info["openmp"] else 1)
+
+
+def test_default_threads_keep_to_the_thread_limit():
+    """OMP_THREAD_LIMIT caps every team; kernel_info reported OMP_NUM_THREADS past it."""
+    script = "from rnnkit import ops; print(ops.kernel_info()['threads'])"
+    env = dict(os.environ, OMP_NUM_THREADS="3", OMP_THREAD_LIMIT="2")
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) == (2 if ops.kernel_info()["openmp"] else 1)
+
+
+def _forward_sum(n_threads):
+    x = np.ones((16, 20, 8))
+    weights = [np.full(shape, 0.1) for shape in [(128, 8), (128, 32), (128,), (128,)]]
+    return float(ops.forward("lstm", x, *weights, n_threads=n_threads).h_n.sum())
+
+
+@pytest.mark.skipif(
+    "fork" not in multiprocessing.get_all_start_methods(), reason="no fork() on this platform"
+)
+def test_a_process_forked_after_threads_ran_runs_on_one_thread():
+    """libgomp's threads do not survive fork(): a child forked after its parent ran a
+    parallel region hung at its first region of two threads. It now runs on one thread,
+    with the same bits, and warns once."""
+    expected = _forward_sum(2)  # the parent's threads, started
+    with warnings.catch_warnings():  # Python 3.12+ warns of forking a threaded process
+        warnings.simplefilter("ignore", DeprecationWarning)
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            child = pool.apply_async(_forked_child_sums)
+            sums, caught = child.get(timeout=120)  # a hang fails here, not forever
+    assert sums == [expected, expected]
+    if ops.kernel_info()["openmp"]:
+        assert len(caught) == 1 and "forked" in caught[0]  # once, for two calls
+    else:  # no threads, nothing to lose in a fork
+        assert caught == []
+
+
+def _forked_child_sums():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sums = [_forward_sum(2), _forward_sum(None)]
+    return sums, [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
 
 
 def test_default_threads_are_capped_like_explicit_ones():

@@ -5,6 +5,8 @@ never modified; non-contiguous views and any integer dtype of ``lengths`` are ac
 the same bits as contiguous int64 copies.
 """
 
+import copy
+import pickle
 import threading
 
 import numpy as np
@@ -341,6 +343,14 @@ def test_lengths_empty():
         call_forward("rnn", make_args("rnn"), lengths=[])
 
 
+def test_lengths_empty_list_for_an_empty_batch():
+    # One length per sequence of none: the same as an empty integer array.
+    args = make_args("rnn", b=0)
+    from_list = call_forward("rnn", args, lengths=[])
+    expected = call_forward("rnn", args, lengths=np.zeros(0, dtype=np.int64))
+    assert from_list.output.shape == expected.output.shape == (0, T, H)
+
+
 def test_lengths_unsigned_out_of_range():
     args = make_args("rnn")
     with pytest.raises(ValueError, match="lengths"):
@@ -618,6 +628,17 @@ def test_backward_twice(cell):
         ops.backward(fwd.cache, d_out())
     with pytest.raises(ValueError, match="already"):
         ops.backward(fwd.cache, d_out(), bptt_steps=1, n_threads=1)
+
+
+@pytest.mark.parametrize("duplicate", [copy.copy, copy.deepcopy, pickle.dumps])
+def test_a_cache_cannot_be_copied(duplicate):
+    # A shallow copy shares the arrays the first backward overwrites: a second backward
+    # through it returned wrong gradients instead of the "already used" error.
+    fwd = training_result("gru")
+    with pytest.raises(TypeError, match=r"^cache: cannot be copied or pickled"):
+        duplicate(fwd.cache)
+    expected = ops.backward(training_result("gru").cache, d_out())
+    assert_grads_equal(ops.backward(fwd.cache, d_out()), expected)  # still usable once
 
 
 def test_backward_concurrent_same_cache_runs_once():

@@ -5,6 +5,8 @@
 // team of one, and every region is written to give the same bits for any team size.
 #pragma once
 
+#include <algorithm>
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -15,7 +17,9 @@ namespace rnnkit {
 constexpr bool kOpenMP = true;
 inline int thread_index() { return omp_get_thread_num(); }
 inline int team_size() { return omp_get_num_threads(); }
-inline int default_threads() { return omp_get_max_threads(); }
+// OMP_NUM_THREADS's count, within OMP_THREAD_LIMIT (which caps every team, and which
+// omp_get_max_threads does not apply).
+inline int default_threads() { return std::min(omp_get_max_threads(), omp_get_thread_limit()); }
 #else
 constexpr bool kOpenMP = false;
 inline int thread_index() { return 0; }

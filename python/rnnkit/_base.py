@@ -247,7 +247,7 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
             val = self._validation_set(validation_data, dtype)
             if self.early_stopping:  # otherwise its scores are only recorded
                 self._check_validation_size(val[0], "validation_data")
-            return (seqs, targets, weights), val
+            return self._weighed_training((seqs, targets, weights)), val
         if self.early_stopping and not incremental:
             train, val = self._split(seqs, targets, weights)
             self._check_validation_size(
@@ -259,8 +259,31 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
                     f"(validation_fraction={self.validation_fraction}) has weight 0; give "
                     "validation_data or a larger validation_fraction"
                 )
-            return train, val
-        return (seqs, targets, weights), None
+            return self._weighed_training(train, split=True), val
+        return self._weighed_training((seqs, targets, weights)), None
+
+    def _weighed_training(self, train, *, split=False):
+        """``train``, once it is known that some sample (with ``return_sequences``, some
+        valid step) of it has weight after class weights multiply ``sample_weight``:
+        without one every epoch would end without an update, reporting a loss of 0."""
+        seqs, targets, weights = train
+        factors = self._target_weights(targets)
+        if factors is not None:
+            weights = weights * factors if factors.ndim == 1 else weights[:, None] * factors
+        if weights.ndim == 2:  # per step: padded steps never reach the loss
+            weights = weights[seqs.step_mask()]
+        if weights.any():
+            return train
+        where = f" of the training split (validation_fraction={self.validation_fraction})"
+        sequences = "every sequence" + (where if split else "")
+        if factors is None:
+            message = f"sample_weight: {sequences} has weight 0"
+        else:
+            message = (
+                f"sample_weight and class_weight: {sequences} has weight 0 once its class "
+                "weight multiplies its sample weight"
+            )
+        raise ValueError(f"{message}, so there is nothing to train on")
 
     def _check_same_network(self):
         """warm_start and partial_fit continue the fitted network: everything but dropout

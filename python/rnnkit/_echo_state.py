@@ -149,7 +149,17 @@ class BaseEchoState(SequenceEstimator):
             "bias_ih": bias_ih,
             "bias_hh": np.zeros(n),
         }
-        return {name: np.ascontiguousarray(a, dtype=dtype) for name, a in arrays.items()}
+        with np.errstate(over="ignore"):  # float32 cannot hold a large scale: refused below
+            reservoir = {name: np.ascontiguousarray(a, dtype=dtype) for name, a in arrays.items()}
+        scaled_by = {"weight_ih": "input_scaling", "bias_ih": "input_scaling",
+                     "weight_hh": "spectral_radius"}  # fmt: skip
+        for name, parameter in scaled_by.items():
+            if not np.isfinite(reservoir[name]).all():
+                raise ValueError(
+                    f"{parameter}: {getattr(self, parameter)!r} makes reservoir weights too "
+                    f"large for {dtype} (their largest finite value is {np.finfo(dtype).max:.3g})"
+                )
+        return reservoir
 
     def _states(self, seqs):
         """Reservoir states, float64: (n, T, N) every step, or (n, N) after the last."""

@@ -64,8 +64,8 @@ _COMMON_DOC = """
         The same seed gives the same model, bit for bit, whatever ``n_jobs``.
     n_jobs : int or None, default=None
         Threads for the kernels; None uses all that OpenMP sees, -1 all cores.
-    verbose : int, default=0
-        1: a progress bar per epoch with the loss and validation metrics.
+    verbose : int or bool, default=0
+        1 (or True): a progress bar per epoch with the loss and validation metrics.
     dtype : {"float32", "float64"}, default="float32"
         Precision of the computation. Predictions are float64 either way.
 

@@ -176,11 +176,15 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         validation = None
         if self.early_stopping:
             validation = _stack([(X_p[cut:], y_p[cut:]) for (X_p, y_p), cut in zip(windows, cuts)])
-            if len(validation[0]) == 0 or len(X) == 0:
+            # The regressor's own check would name validation_data, which the user never
+            # gave: at least 2 windows to score (R² of one is undefined) and 1 to train on.
+            if len(validation[0]) < 2 or len(X) == 0:
                 raise ValueError(
                     f"validation_fraction: {self.validation_fraction} of "
-                    f"{sum(len(X_part) for X_part, _ in windows)} windows "
-                    "leaves no window for training or for validation"
+                    f"{sum(len(X_part) for X_part, _ in windows)} windows leaves "
+                    f"{len(X)} for training and {len(validation[0])} for validation; early "
+                    "stopping needs at least 1 and 2: give a longer series or another "
+                    "validation_fraction"
                 )
 
         regressor = RNNRegressor(**{name: getattr(self, name) for name in _REGRESSOR_PARAMS})

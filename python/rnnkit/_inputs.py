@@ -154,19 +154,25 @@ def _ragged_items(X):
     """The list's items as arrays when ``X`` is a non-empty list of sequences, else None.
 
     A list of equal-length 1-D items is a table (scikit-learn's 2-D input), not ragged.
+    Items of object dtype (DataFrames with pandas' nullable columns, arrays of Python
+    numbers) stay sequences: ``_pack`` converts each with ``check_array``, as it does
+    the others. An item that is no sequence of steps is an error naming it.
     """
     if not isinstance(X, (list, tuple)):
         return None
     items = []
-    for item in X:
+    for i, item in enumerate(X):
         if not hasattr(item, "__len__") or isinstance(item, (str, bytes)):
             return None
         try:
             array = np.asarray(item)
-        except ValueError:
-            return None
-        if array.ndim not in (1, 2) or array.dtype == object:
-            return None
+        except ValueError as e:  # numpy's "inhomogeneous shape": nested lists of two lengths
+            raise ValueError(f"X[{i}]: not a (T_i, n_features) sequence: {e}") from None
+        if array.ndim not in (1, 2):
+            raise ValueError(
+                f"X[{i}]: expected a sequence of shape (T_i, n_features) or (T_i,), got "
+                f"shape {array.shape}"
+            )
         items.append(array)
     if all(a.ndim == 1 for a in items) and len({len(a) for a in items}) == 1:
         return None
@@ -207,6 +213,8 @@ def _pack(estimator, X, items, *, reset, dtype):
     _check_feature_names(estimator, X[0], reset=reset)
     _set_layout(estimator, SEQUENCES, reset)
     x, lengths = pad(arrays)
+    if (lengths == lengths[0]).all():  # one length: the 3-D array it equals, and as such
+        return Sequences(x, None)  # its per-step predictions come back as one array
     return Sequences(x, lengths, ragged=True)
 
 

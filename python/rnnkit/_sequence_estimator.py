@@ -34,10 +34,12 @@ class SequenceEstimator(BaseEstimator):
 
     def _check_parameter_types(self):
         """scikit-learn's parameter validation takes True and False for numbers (bool is
-        an int in Python): a parameter that is not a boolean one refuses them."""
+        an int in Python): a parameter that is not a boolean one refuses them. ``verbose``
+        takes them, as scikit-learn's MLP and Keras do (True: the progress bar)."""
         for name, constraints in self._parameter_constraints.items():
             value = getattr(self, name)
-            if isinstance(value, (bool, np.bool_)) and "boolean" not in constraints:
+            takes_bool = "boolean" in constraints or "verbose" in constraints
+            if isinstance(value, (bool, np.bool_)) and not takes_bool:
                 raise InvalidParameterError(
                     f"The {name!r} parameter of {type(self).__name__} must be a non-boolean value. "
                     f"Got {value!r} instead."
@@ -189,15 +191,13 @@ class ClassificationTargets:
                     "y: the classifier needs samples of at least 2 classes in the data; "
                     f"got 1 class: {self.classes_.tolist()[0]!r}"
                 )
-        codes = np.searchsorted(self.classes_, observed)
-        codes = np.minimum(codes, len(self.classes_) - 1)
-        unknown = self.classes_[codes] != observed
+        codes, unknown = _encode(self.classes_, observed)
         if unknown.any() and scoring:
             codes[unknown] = len(self.classes_)
         elif unknown.any():
             raise ValueError(
                 f"y: contains labels not in classes_ {self.classes_.tolist()}: "
-                f"{sorted(set(observed[unknown].tolist()))}"
+                f"{sorted(set(observed[unknown].tolist()), key=repr)}"
             )
         encoded = np.full(labels.shape, -1, dtype=np.int64)  # -1: padding, never in the loss
         encoded[valid] = codes
@@ -205,6 +205,21 @@ class ClassificationTargets:
 
     def _n_outputs(self):
         return 1 if len(self.classes_) == 2 else len(self.classes_)
+
+
+def _encode(classes, labels):
+    """Each label's index in the sorted ``classes`` (0 where absent), and which labels
+    are absent. Labels that do not compare with the classes (None among strings, as
+    ``score`` may get) are looked up one by one instead of by binary search."""
+    try:
+        codes = np.minimum(np.searchsorted(classes, labels), len(classes) - 1)
+        return codes, classes[codes] != labels
+    except TypeError:
+        index = {label: i for i, label in enumerate(classes.tolist())}
+        codes = np.array([index.get(label, -1) for label in labels.tolist()], dtype=np.int64)
+        unknown = codes < 0
+        codes[unknown] = 0
+        return codes, unknown
 
 
 def _unique_labels(labels, name):

@@ -27,6 +27,7 @@ from __future__ import annotations
 import numbers
 import os
 import threading
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,6 +104,19 @@ class _Cache:
             self._used = True
         arrays, self.arrays = self.arrays, None  # free the memory once backward is done
         return arrays
+
+    def __copy__(self):
+        # A shallow copy would have a use of its own but the same arrays, which the
+        # first backward overwrites: a second backward through it would return wrong
+        # gradients. A deep copy or a pickle would be correct but copy the whole cache;
+        # they failed on the lock with a message that said nothing of the cache.
+        raise TypeError("cache: cannot be copied or pickled; it serves one backward call")
+
+    def __deepcopy__(self, memo):
+        self.__copy__()
+
+    def __reduce_ex__(self, protocol):
+        self.__copy__()
 
     def __repr__(self):
         cell, activation, reverse, leak_rate = self.config
@@ -508,8 +522,13 @@ def _as_lengths(lengths, batch, steps):
     if lengths is None:
         return None
     array = np.asarray(lengths)
-    if array.size == 0 and batch > 0:  # np.asarray([]) is float64: say what is missing
-        raise ValueError(f"lengths: expected one length per sequence, shape ({batch},), got none")
+    if array.size == 0:  # np.asarray([]) is float64
+        if batch > 0:  # say what is missing
+            raise ValueError(
+                f"lengths: expected one length per sequence, shape ({batch},), got none"
+            )
+        if array.shape == (0,):  # an empty batch's one length per sequence
+            array = array.astype(np.int64)
     if array.dtype.kind not in "iu":
         raise TypeError(f"lengths: expected an integer array, got dtype {array.dtype}")
     if array.shape != (batch,):
@@ -557,8 +576,43 @@ def _as_positive_int(value, name):
 _MAX_THREADS = max(256, os.cpu_count() or 1)
 
 
+# libgomp's threads do not survive fork(): a process forked after its parent ran a
+# parallel region hangs at its first region of more than one thread (torch's kernels
+# hang the same way). multiprocessing forks on Linux unless told otherwise, so a child
+# forked after this process asked for threads runs every kernel on one thread, with the
+# same results, and says so once. spawn and forkserver children (and joblib's, which
+# scikit-learn's n_jobs use) start fresh and keep their threads.
+_threads_asked = False  # some kernel call of this process asked for more than one thread
+_forked_after_threads = False  # this process was forked after its parent had asked
+_fork_warned = False
+
+
+def _after_fork_in_child():
+    global _forked_after_threads, _fork_warned
+    _forked_after_threads, _fork_warned = _threads_asked, False
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _as_threads(n_threads):
     """Threads for a kernel call, at most _MAX_THREADS (kernels also cap at their task count)."""
+    global _threads_asked, _fork_warned
     if n_threads is None:  # OpenMP's default (OMP_NUM_THREADS), capped like any other
-        return min(_core.max_threads(), _MAX_THREADS)
-    return min(_as_positive_int(n_threads, "n_threads"), _MAX_THREADS)
+        threads = min(_core.max_threads(), _MAX_THREADS)
+    else:
+        threads = min(_as_positive_int(n_threads, "n_threads"), _MAX_THREADS)
+    if not _forked_after_threads:
+        _threads_asked = _threads_asked or (threads > 1 and _core.openmp)
+        return threads
+    if threads > 1 and not _fork_warned:
+        _fork_warned = True
+        warnings.warn(
+            "rnnkit: this process was forked from one that had run OpenMP threads, which "
+            "do not survive fork(); its kernels run on one thread (with the same results). "
+            "multiprocessing's 'spawn' and 'forkserver' start methods keep them.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return 1
