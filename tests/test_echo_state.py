@@ -239,3 +239,42 @@ def test_sample_weights_are_checked_before_the_reservoir_runs(weights, match):
     with pytest.raises(ValueError, match=match):
         model.fit(X, y, sample_weight=weights)
     assert not hasattr(model, "reservoir_")
+
+
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_predict_reads_out_a_chunk_of_sequences_at_a_time(return_sequences, monkeypatch):
+    # The rule of the trained networks' predict: 256 sequences per reservoir call, fewer
+    # (down to 64) where the float64 states of a call would pass 16 MiB, here
+    # 16 MiB / (2000 steps * 100 units * 8 bytes) = 10. The readout of a chunk follows
+    # its reservoir call, so only one chunk's states are ever held.
+    from rnnkit import ops
+
+    calls = []
+    forward, matmul = ops.forward, ops.matmul
+
+    def counting_forward(cell, x, *args, **kwargs):
+        calls.append(("reservoir", len(x)))
+        return forward(cell, x, *args, **kwargs)
+
+    def counting_matmul(a, b, **kwargs):
+        calls.append(("readout", len(a)))
+        return matmul(a, b, **kwargs)
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((8, 5, 1))
+    y = X[:, :, 0] if return_sequences else X[:, -1, 0]
+    model = EchoStateRegressor(n_reservoir=100, return_sequences=return_sequences, washout=0)
+    model.fit(X, y)
+    monkeypatch.setattr(ops, "forward", counting_forward)
+    monkeypatch.setattr(ops, "matmul", counting_matmul)
+    for n, T, chunks in ((600, 5, [256, 256, 88]), (100, 2000, [64, 36])):
+        X_new = rng.standard_normal((n, T, 1))
+        calls.clear()
+        predicted = model.predict(X_new)
+        readout_rows = [c * (T if return_sequences else 1) for c in chunks]  # one per step
+        expected = [call for c, r in zip(chunks, readout_rows)
+                    for call in (("reservoir", c), ("readout", r))]  # fmt: skip
+        assert calls == expected
+        # The same bits as sequences predicted on their own.
+        for i in (0, chunks[0], n - 1):
+            assert np.array_equal(predicted[i : i + 1], model.predict(X_new[i : i + 1]))

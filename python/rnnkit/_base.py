@@ -38,7 +38,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import _callbacks, _network, _optimizers
 from ._inputs import TABLE, Sequences, fit_sample_weight, validate_sequences
 from ._progress import EpochProgress
-from ._sequence_estimator import SequenceEstimator, step_rows
+from ._sequence_estimator import SequenceEstimator, predict_rows, step_rows
 
 try:  # scikit-learn >= 1.9: estimators accept sklearn.callback callbacks
     from sklearn.callback import CallbackSupportMixin
@@ -46,25 +46,6 @@ except ImportError:  # pragma: no cover - depends on the installed scikit-learn
 
     class CallbackSupportMixin:
         """Stand-in when scikit-learn has no callback API."""
-
-
-# Rows per forward call at predict time. More rows pack each layer's weights and pay
-# Python's per-call overhead fewer times: 256 predicted stock 1.09x and mnist 1.06x
-# faster than 64, the other workloads alike, where 1024 made stock's 0.70x as fast, its
-# state and gates out of cache (benchmarks/compare.py workloads, 2026-11). Long
-# sequences get fewer, down to 64, so that the widest (rows, T, features) array of a
-# call stays near _PREDICT_LAYER_BYTES: a predict's memory is bounded by the chunk, not
-# by len(X).
-_PREDICT_ROWS = 256
-_PREDICT_MIN_ROWS = 64
-_PREDICT_LAYER_BYTES = 16 << 20
-
-
-def _predict_rows(steps, width, itemsize):
-    """Rows per forward call for sequences of ``steps`` whose widest per-step array has
-    ``width`` features, in a dtype of ``itemsize`` bytes."""
-    fitting = _PREDICT_LAYER_BYTES // (steps * width * itemsize)
-    return max(_PREDICT_MIN_ROWS, min(_PREDICT_ROWS, fitting))
 
 
 def _positive_sizes(value, name, *, allow_empty):
@@ -667,7 +648,7 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
             widths += [*spec.dense_sizes, spec.n_outputs]
         return self._in_chunks(
             seqs,
-            _predict_rows(seqs.x.shape[1], max(widths), seqs.x.dtype.itemsize),
+            predict_rows(seqs.x.shape[1], max(widths), seqs.x.dtype.itemsize),
             lambda part: _network.forward(
                 spec, self.params_, part.x, part.lengths, n_threads=threads,
                 workspace=workspace,

@@ -24,11 +24,9 @@ from ._sequence_estimator import (
     ClassificationTargets,
     RegressionTargets,
     SequenceEstimator,
+    predict_rows,
     step_rows,
 )
-
-# Sequences per reservoir call at predict time: bounds the (chunk, T, n_reservoir) states.
-_CHUNK = 256
 
 
 class BaseEchoState(SequenceEstimator):
@@ -115,7 +113,7 @@ class BaseEchoState(SequenceEstimator):
                 "fitted on all have weight 0"
             )
         self.reservoir_ = self._draw_reservoir(seqs.x.shape[2], np.dtype(self.dtype))
-        features = self._states(seqs)
+        features = self._in_chunks(seqs, self._chunk_rows(seqs), self._states)
         if self.return_sequences:
             features, targets, weights = step_rows(fit_mask, features, targets, weights)
         self.coef_, self.intercept_ = ridge_readout(
@@ -161,20 +159,22 @@ class BaseEchoState(SequenceEstimator):
                 )
         return reservoir
 
-    def _states(self, seqs):
-        """Reservoir states, float64: (n, T, N) every step, or (n, N) after the last."""
+    def _states(self, part):
+        """Reservoir states of the sequences ``part``, float64: (n, T, N) every step, or
+        (n, N) after the last."""
         weights = tuple(
             self.reservoir_[k] for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
         )
+        result = ops.forward(
+            "rnn", part.x, *weights, lengths=part.lengths, leak_rate=self.leak_rate,
+            n_threads=self._threads(),
+        )  # fmt: skip
+        states = result.output if self._fitted_sequences else result.h_n
+        return states.astype(np.float64, copy=False)
 
-        def run(part):
-            result = ops.forward(
-                "rnn", part.x, *weights, lengths=part.lengths, leak_rate=self.leak_rate,
-                n_threads=self._threads(),
-            )  # fmt: skip
-            return result.output if self._fitted_sequences else result.h_n
-
-        return self._in_chunks(seqs, _CHUNK, run).astype(np.float64, copy=False)
+    def _chunk_rows(self, seqs):
+        """Sequences per reservoir call: the widest per-step array is the states."""
+        return predict_rows(seqs.x.shape[1], self.n_reservoir, np.dtype(np.float64).itemsize)
 
     def _decision(self, X):
         """Readout outputs: (n, k), or (n, T, k) per step."""
@@ -182,14 +182,20 @@ class BaseEchoState(SequenceEstimator):
         return seqs, self._readout(seqs)
 
     def _readout(self, seqs):
-        # rnnkit's GEMM rather than numpy's: a row's sums are the same bits whatever rows
-        # come with it (OpenBLAS rounds a one-row product differently from a batch's),
-        # so a sequence gets the same prediction alone or in a batch.
-        states = self._states(seqs)
-        rows = ops.matmul(
-            states.reshape(-1, states.shape[-1]), self.coef_.T, n_threads=self._threads()
-        )
-        return rows.reshape(*states.shape[:-1], -1) + self.intercept_
+        """Readout outputs of ``seqs``, a chunk of sequences at a time: only a chunk's
+        states are held, never all of them (n_reservoir times the input's size per step)."""
+
+        def run(part):
+            # rnnkit's GEMM rather than numpy's: a row's sums are the same bits whatever
+            # rows come with it (OpenBLAS rounds a one-row product differently from a
+            # batch's), so a sequence gets the same prediction alone or in a batch.
+            states = self._states(part)
+            rows = ops.matmul(
+                states.reshape(-1, states.shape[-1]), self.coef_.T, n_threads=self._threads()
+            )
+            return rows.reshape(*states.shape[:-1], -1) + self.intercept_
+
+        return self._in_chunks(seqs, self._chunk_rows(seqs), run)
 
     def _readout_steps(self, seqs, washout):
         """(n, T) mask of the steps the readout is fitted and scored on: the valid ones
