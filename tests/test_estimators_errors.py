@@ -356,8 +356,12 @@ def test_an_object_array_of_sequences_is_a_ragged_list(cls):
          r"\(T_i,\), got shape \(3, 2, 3\)$"),
         ([[0.0, 1.0, 2.0], [0.0]], r"^X\[1\]: not a \(T_i, n_features\) sequence: "),
         (np.array([[0.0, None, 1.0]] * 3, dtype=object), r"^Input X\[1\] contains NaN"),
+        (None, r"^X\[1\]: expected a sequence of shape \(T_i, n_features\) or \(T_i,\) like "
+         r"the other items, got NoneType$"),
+        (2.5, r"^X\[1\]: expected a sequence .* got float$"),
+        (sp.csr_matrix(np.ones((3, F))), r"^X\[1\]: expected a sequence .* got csr_matrix$"),
     ],
-    ids=["3d", "nested-of-two-lengths", "object-with-None"],
+    ids=["3d", "nested-of-two-lengths", "object-with-None", "None", "number", "sparse"],
 )  # fmt: skip
 def test_a_list_item_that_is_no_sequence_is_named(cls, item, message, forbid_training):
     # numpy's own "inhomogeneous shape" error named neither X nor the item.
@@ -518,6 +522,16 @@ def test_ragged_step_targets_mismatch(cls, forbid_training):
     # an array can stand for a ragged y only as (n, max T_i): (n,) is one value per sequence
     with pytest.raises(ValueError, match=r"^y: .*expected shape \(6, 6\) .*got \(6,\)"):
         est.fit(XR, np.zeros(len(XR), dtype=int))
+    # A list y is checked item by item for a list X of one length as well.
+    X_equal = [x[:2] for x in XR]
+    with pytest.raises(
+        ValueError, match=r"^y\[0\]: expected 2 steps like X\[0\], got shape \(3,\)"
+    ):
+        est.fit(X_equal, [a[:3] for a in y])
+    mixed = [a[:2] for a in y]
+    mixed[1] = mixed[1][:, None]
+    with pytest.raises(ValueError, match=r"^y: every sequence needs the same number of outputs"):
+        est.fit(X_equal, mixed)
 
 
 def test_ragged_step_targets_wrong_ndim(forbid_training):
@@ -561,6 +575,8 @@ def test_partial_fit_unknown_label(forbid_training):
     forbid_training()
     with pytest.raises(ValueError, match=r"^y: contains labels not in classes_ .*: \[2\]$"):
         est.partial_fit(X3, np.arange(N) % 3)
+    with pytest.raises(ValueError, match=r": \[2, 9, 10, 100\]$"):  # numbers in order
+        est.partial_fit(X3, np.array([0, 1, 9, 10, 100, 2] * (N // 6)))
     assert_unchanged(est, before)
 
 
@@ -828,20 +844,41 @@ def test_training_split_of_zero_weights(forbid_training):
 
 
 @pytest.mark.parametrize("return_sequences", [False, True])
-@pytest.mark.parametrize("method", ["fit", "partial_fit"])
-def test_class_weight_times_sample_weight_of_zero(return_sequences, method, forbid_training):
+def test_class_weight_times_sample_weight_of_zero(return_sequences, forbid_training):
     # Class 0 weighs nothing and only class 0's samples have a sample weight.
     labels = np.arange(N) % 2
     y = np.repeat(labels[:, None], T, axis=1) if return_sequences else labels
     est = tiny(RNNClassifier, class_weight={0: 0.0, 1: 1.0}, return_sequences=return_sequences)
-    extra = {"classes": [0, 1]} if method == "partial_fit" else {}
     forbid_training()
     message = (
         r"^sample_weight and class_weight: every sequence has weight 0 once its class weight "
         "multiplies its sample weight, so there is nothing to train on$"
     )
     with pytest.raises(ValueError, match=message):
-        getattr(est, method)(X3, y, sample_weight=(labels == 0).astype(float), **extra)
+        est.fit(X3, y, sample_weight=(labels == 0).astype(float))
+
+
+def test_partial_fit_streams_past_a_chunk_of_no_weight():
+    # As SGDClassifier.partial_fit: a chunk whose classes all weigh 0 changes nothing.
+    labels = np.arange(N) % 2
+    est = tiny(RNNClassifier, class_weight={0: 0.0, 1: 1.0}).fit(X3, labels)
+    before = {name: p.copy() for name, p in est.params_.items()}
+    est.partial_fit(X3, np.zeros(N, dtype=int))
+    assert_params_identical(est.params_, before)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_zero_weight_check_on_a_ragged_split_of_step_targets(seed):
+    # The split cuts each half's x to its longest sequence but not its targets: the
+    # weight check once indexed (n, 8) per-step weights with a (n, 3) mask whenever the
+    # one long sequence went to validation.
+    X = [np.full((8 if i == 0 else 3, 1), float(i)) for i in range(20)]
+    y = [np.arange(len(x)) % 2 for x in X]
+    est = tiny(
+        RNNClassifier, return_sequences=True, early_stopping=True, validation_fraction=0.25,
+        class_weight={0: 1.0, 1: 2.0}, random_state=seed,
+    )  # fmt: skip
+    assert est.fit(X, y).n_iter_ == 2
 
 
 def test_balanced_class_weight_is_refused_by_partial_fit(forbid_training):

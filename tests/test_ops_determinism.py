@@ -537,6 +537,34 @@ def test_a_process_forked_after_threads_ran_runs_on_one_thread():
         assert caught == []
 
 
+@pytest.mark.skipif(
+    "fork" not in multiprocessing.get_all_start_methods(), reason="no fork() on this platform"
+)
+def test_a_process_forked_before_threads_ran_keeps_them():
+    """Only kernels that asked for threads make a fork's child run on one: asking
+    kernel_info, or kernels on one thread, do not (a fresh process, to know that)."""
+    script = (
+        "import multiprocessing, warnings\n"
+        "import numpy as np\n"
+        "from rnnkit import ops\n"
+        "x = np.ones((16, 20, 8))\n"
+        "w = [np.full(s, 0.1) for s in [(128, 8), (128, 32), (128,), (128,)]]\n"
+        "def child():\n"
+        "    with warnings.catch_warnings():\n"
+        "        warnings.simplefilter('error', RuntimeWarning)\n"
+        "        ops.forward('lstm', x, *w, n_threads=2)\n"
+        "    return ops.kernel_info()['threads']\n"
+        "if __name__ == '__main__':\n"
+        "    ops.kernel_info(); ops.forward('lstm', x, *w, n_threads=1)\n"
+        "    with multiprocessing.get_context('fork').Pool(1) as pool:\n"
+        "        print(pool.apply_async(child).get(timeout=120))\n"
+    )
+    env = dict(os.environ, OMP_NUM_THREADS="2")
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) == (2 if ops.kernel_info()["openmp"] else 1)
+
+
 def _forked_child_sums():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

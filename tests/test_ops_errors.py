@@ -351,6 +351,12 @@ def test_lengths_empty_list_for_an_empty_batch():
     assert from_list.output.shape == expected.output.shape == (0, T, H)
 
 
+def test_lengths_empty_array_of_another_dtype():
+    # Only a list's emptiness stands for integers; an array says what it holds.
+    with pytest.raises(TypeError, match=r"^lengths: expected an integer array, got dtype float64"):
+        call_forward("rnn", make_args("rnn", b=0), lengths=np.zeros(0))
+
+
 def test_lengths_unsigned_out_of_range():
     args = make_args("rnn")
     with pytest.raises(ValueError, match="lengths"):

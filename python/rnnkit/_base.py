@@ -224,12 +224,13 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
         self._target_weights(targets)  # class_weight errors come before any training
         if first_pass or not hasattr(self, "_random_state"):
             self._random_state = check_random_state(self.random_state)
+        split = self.early_stopping and not incremental and validation_data is None
         if validation_data is not None:
             val = self._validation_set(validation_data, dtype)
             if self.early_stopping:  # otherwise its scores are only recorded
                 self._check_validation_size(val[0], "validation_data")
-            return self._weighed_training((seqs, targets, weights)), val
-        if self.early_stopping and not incremental:
+            train = (seqs, targets, weights)
+        elif split:
             train, val = self._split(seqs, targets, weights)
             self._check_validation_size(
                 val[0], f"validation_fraction: {self.validation_fraction} of {len(seqs)} sequences"
@@ -240,23 +241,31 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
                     f"(validation_fraction={self.validation_fraction}) has weight 0; give "
                     "validation_data or a larger validation_fraction"
                 )
-            return self._weighed_training(train, split=True), val
-        return self._weighed_training((seqs, targets, weights)), None
+        else:
+            train, val = (seqs, targets, weights), None
+        # partial_fit streams past a chunk of no weight, as SGDClassifier's does.
+        if not incremental:
+            self._check_training_weight(train, split=split)
+        return train, val
 
-    def _weighed_training(self, train, *, split=False):
-        """``train``, once it is known that some sample (with ``return_sequences``, some
-        valid step) of it has weight after class weights multiply ``sample_weight``:
-        without one every epoch would end without an update, reporting a loss of 0."""
+    def _check_training_weight(self, train, *, split):
+        """Some sample (with ``return_sequences``, some valid step) of ``train`` must have
+        weight once class weights multiply the sample weights: without one every epoch
+        would end without an update, reporting a loss of 0. ``split``: ``train`` is what
+        early stopping's validation split left. (The class weights of fit's classes are
+        never all 0, so with them some sample_weight was given.)"""
         seqs, targets, weights = train
         factors = self._target_weights(targets)
         if factors is not None:
             weights = weights * factors if factors.ndim == 1 else weights[:, None] * factors
         if weights.ndim == 2:  # per step: padded steps never reach the loss
-            weights = weights[seqs.step_mask()]
+            mask = seqs.step_mask()  # a split's x is cut to its longest sequence, y is not
+            weights = weights[:, : mask.shape[1]][mask]
         if weights.any():
-            return train
-        where = f" of the training split (validation_fraction={self.validation_fraction})"
-        sequences = "every sequence" + (where if split else "")
+            return
+        sequences = "every sequence"
+        if split:
+            sequences += f" of the training split (validation_fraction={self.validation_fraction})"
         if factors is None:
             message = f"sample_weight: {sequences} has weight 0"
         else:

@@ -16,9 +16,11 @@ Validation goes through scikit-learn's own helpers, so messages read as its user
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.sparse import issparse
 from sklearn.utils import check_array
 from sklearn.utils.validation import _check_feature_names, _check_sample_weight, validate_data
 
@@ -160,14 +162,27 @@ def _ragged_items(X):
     """
     if not isinstance(X, (list, tuple)):
         return None
+    steps = [hasattr(item, "__len__") and not isinstance(item, (str, bytes)) for item in X]
+    if not any(steps):  # numbers: a 1-D X, which the table path refuses
+        return None
     items = []
     for i, item in enumerate(X):
-        if not hasattr(item, "__len__") or isinstance(item, (str, bytes)):
-            return None
+        if not steps[i] or issparse(item):
+            raise ValueError(
+                f"X[{i}]: expected a sequence of shape (T_i, n_features) or (T_i,) like the "
+                f"other items, got {type(item).__name__}"
+            )
         try:
-            array = np.asarray(item)
+            with warnings.catch_warnings():  # numpy < 1.24 warns, then makes an object array
+                warnings.filterwarnings("ignore", "Creating an ndarray from ragged")
+                array = np.asarray(item)
         except ValueError as e:  # numpy's "inhomogeneous shape": nested lists of two lengths
             raise ValueError(f"X[{i}]: not a (T_i, n_features) sequence: {e}") from None
+        if array.dtype == object and any(np.ndim(value) > 0 for value in array.flat):
+            raise ValueError(
+                f"X[{i}]: not a (T_i, n_features) sequence: its steps are sequences of "
+                "different lengths"
+            )
         if array.ndim not in (1, 2):
             raise ValueError(
                 f"X[{i}]: expected a sequence of shape (T_i, n_features) or (T_i,), got "
@@ -257,7 +272,7 @@ def step_targets(y, seqs, *, dtype=None):
     """
     n, steps = len(seqs), seqs.steps
     y = _sequence_list(y)
-    if isinstance(y, (list, tuple)) and (seqs.ragged or len({len(v) for v in y}) > 1):
+    if isinstance(y, (list, tuple)):  # one array per sequence, checked one by one
         if len(y) != n:
             raise ValueError(f"y: expected {n} sequences like X, got {len(y)}")
         arrays = []

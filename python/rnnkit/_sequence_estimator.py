@@ -215,7 +215,7 @@ class ClassificationTargets:
         elif unknown.any():
             raise ValueError(
                 f"y: contains labels not in classes_ {self.classes_.tolist()}: "
-                f"{sorted(set(observed[unknown].tolist()), key=repr)}"
+                f"{_sorted_for_message(set(observed[unknown].tolist()))}"
             )
         encoded = np.full(labels.shape, -1, dtype=np.int64)  # -1: padding, never in the loss
         encoded[valid] = codes
@@ -238,6 +238,14 @@ def _encode(classes, labels):
         unknown = codes < 0
         codes[unknown] = 0
         return codes, unknown
+
+
+def _sorted_for_message(labels):
+    """``labels`` in order, or by their repr where they do not compare (None, "a")."""
+    try:
+        return sorted(labels)
+    except TypeError:
+        return sorted(labels, key=repr)
 
 
 def _unique_labels(labels, name):

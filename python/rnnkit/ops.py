@@ -457,7 +457,8 @@ def kernel_info():
     OpenMP sees (n_threads=None), "openmp": whether this build has OpenMP}``. A build
     without it (Apple's clang with no libomp) runs every call on one thread, whatever
     ``n_threads`` asks, with the same results."""
-    return {"isa": _core.best_isa(), "threads": _as_threads(None), "openmp": _core.openmp}
+    threads = 1 if _forked_after_threads else _thread_count(None)  # no call is made
+    return {"isa": _core.best_isa(), "threads": threads, "openmp": _core.openmp}
 
 
 def _as_matrix(value, name):
@@ -522,13 +523,12 @@ def _as_lengths(lengths, batch, steps):
     if lengths is None:
         return None
     array = np.asarray(lengths)
-    if array.size == 0:  # np.asarray([]) is float64
+    if array.size == 0 and not hasattr(lengths, "dtype"):  # np.asarray([]) is float64
         if batch > 0:  # say what is missing
             raise ValueError(
                 f"lengths: expected one length per sequence, shape ({batch},), got none"
             )
-        if array.shape == (0,):  # an empty batch's one length per sequence
-            array = array.astype(np.int64)
+        array = array.astype(np.int64)  # an empty batch's one length per sequence
     if array.dtype.kind not in "iu":
         raise TypeError(f"lengths: expected an integer array, got dtype {array.dtype}")
     if array.shape != (batch,):
@@ -579,9 +579,12 @@ _MAX_THREADS = max(256, os.cpu_count() or 1)
 # libgomp's threads do not survive fork(): a process forked after its parent ran a
 # parallel region hangs at its first region of more than one thread (torch's kernels
 # hang the same way). multiprocessing forks on Linux unless told otherwise, so a child
-# forked after this process asked for threads runs every kernel on one thread, with the
-# same results, and says so once. spawn and forkserver children (and joblib's, which
-# scikit-learn's n_jobs use) start fresh and keep their threads.
+# forked after this process's kernels asked for threads runs every kernel on one
+# thread, with the same results, and says so once. spawn and forkserver children (and
+# joblib's, which scikit-learn's n_jobs use) start fresh and keep their threads. Not
+# seen: threads that another library started in the same libgomp (torch's wheels ship
+# one of the same soname) before a fork; a process with other threads (OpenBLAS's)
+# would run on one thread if any thread counted.
 _threads_asked = False  # some kernel call of this process asked for more than one thread
 _forked_after_threads = False  # this process was forked after its parent had asked
 _fork_warned = False
@@ -596,13 +599,19 @@ if hasattr(os, "register_at_fork"):  # POSIX
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+def _thread_count(n_threads):
+    """``n_threads`` checked and capped at _MAX_THREADS (kernels also cap at their task
+    count); None is OpenMP's default (OMP_NUM_THREADS), capped like any other."""
+    if n_threads is None:
+        return min(_core.max_threads(), _MAX_THREADS)
+    return min(_as_positive_int(n_threads, "n_threads"), _MAX_THREADS)
+
+
 def _as_threads(n_threads):
-    """Threads for a kernel call, at most _MAX_THREADS (kernels also cap at their task count)."""
+    """Threads for a kernel call: :func:`_thread_count`'s, or 1 in a child forked after
+    this process's kernels had asked for more (see above)."""
     global _threads_asked, _fork_warned
-    if n_threads is None:  # OpenMP's default (OMP_NUM_THREADS), capped like any other
-        threads = min(_core.max_threads(), _MAX_THREADS)
-    else:
-        threads = min(_as_positive_int(n_threads, "n_threads"), _MAX_THREADS)
+    threads = _thread_count(n_threads)
     if not _forked_after_threads:
         _threads_asked = _threads_asked or (threads > 1 and _core.openmp)
         return threads
