@@ -489,14 +489,20 @@ def test_gemm_bitwise_across_isa_and_threads(dtype, shape):
         assert np.array_equal(_core.gemm(a[i : i + 1], b, ISAS[0], 2), expected[i : i + 1])
 
 
+def _run_python(script, **environment):
+    """stdout of ``script`` run by a fresh Python with ``environment`` added to ours."""
+    env = dict(os.environ, **environment)
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def test_kernel_info_describes_the_build():
     """kernel_info says which kernels run and on how many threads by default: OpenMP's
     default (OMP_NUM_THREADS) in a build with OpenMP, 1 in a build without it."""
     script = "import json; from rnnkit import ops; print(json.dumps(ops.kernel_info()))"
-    env = dict(os.environ, OMP_NUM_THREADS="3")
-    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    info = json.loads(done.stdout)
+    stdout = _run_python(script, OMP_NUM_THREADS="3")
+    info = json.loads(stdout)
     assert set(info) == {"isa", "threads", "openmp"}
     assert info["isa"] == ISAS[0] and isinstance(info["openmp"], bool)
     assert info["threads"] == (3 if info["openmp"] else 1)
@@ -505,10 +511,8 @@ def test_kernel_info_describes_the_build():
 def test_default_threads_keep_to_the_thread_limit():
     """OMP_THREAD_LIMIT caps every team; kernel_info reported OMP_NUM_THREADS past it."""
     script = "from rnnkit import ops; print(ops.kernel_info()['threads'])"
-    env = dict(os.environ, OMP_NUM_THREADS="3", OMP_THREAD_LIMIT="2")
-    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert int(done.stdout) == (2 if ops.kernel_info()["openmp"] else 1)
+    stdout = _run_python(script, OMP_NUM_THREADS="3", OMP_THREAD_LIMIT="2")
+    assert int(stdout) == (2 if ops.kernel_info()["openmp"] else 1)
 
 
 def _forward_sum(n_threads):
@@ -559,10 +563,8 @@ def test_a_process_forked_before_threads_ran_keeps_them():
         "    with multiprocessing.get_context('fork').Pool(1) as pool:\n"
         "        print(pool.apply_async(child).get(timeout=120))\n"
     )
-    env = dict(os.environ, OMP_NUM_THREADS="2")
-    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert int(done.stdout) == (2 if ops.kernel_info()["openmp"] else 1)
+    stdout = _run_python(script, OMP_NUM_THREADS="2")
+    assert int(stdout) == (2 if ops.kernel_info()["openmp"] else 1)
 
 
 def _forked_child_sums():
@@ -581,8 +583,6 @@ def test_default_threads_are_capped_like_explicit_ones():
         "b = np.zeros(4); print(ops.forward('rnn', x, w, u, b, b).h_n.sum(), "
         "ops.kernel_info()['threads'])"
     )
-    env = dict(os.environ, OMP_NUM_THREADS="5000")
-    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    total, threads = done.stdout.split()
+    stdout = _run_python(script, OMP_NUM_THREADS="5000")
+    total, threads = stdout.split()
     assert float(total) > 0 and int(threads) <= max(256, os.cpu_count() or 1)
