@@ -367,8 +367,13 @@ def test_pad_sequences_rejects_values_an_integer_dtype_cannot_hold():
             pad_sequences(sequences, dtype=dtype)
     exact = pad_sequences([[1.0, 2.0], np.array([255], np.int64)], dtype=np.uint8)[0]
     np.testing.assert_array_equal(exact, [[1, 2], [255, 0]])
-    # A float dtype rounds, as any cast to it does.
+    # A float dtype rounds, as any cast to it does, but turns no value into inf; an inf
+    # that was there stays.
     assert pad_sequences([[0.1]], dtype=np.float32)[0][0, 0] == np.float32(0.1)
+    with pytest.raises(ValueError, match=r"^sequences\[1\]: has values beyond the range of "
+                       r"dtype float16 \(largest 6\.55e\+04\)"):  # fmt: skip
+        pad_sequences([[1.0], [1e5, 2.0]], dtype=np.float16)
+    assert pad_sequences([[np.inf, 1.0]], dtype=np.float16)[0][0, 0] == np.inf
 
 
 @pytest.mark.parametrize("name", ["padding", "truncating"])

@@ -56,3 +56,10 @@ def test_demo_command_line(tmp_path, monkeypatch, capsys):
     with pytest.raises(SystemExit):
         main(["train"])
     assert "invalid choice" in capsys.readouterr().err
+    # A file where the folder should go: a usage error before any model is trained.
+    taken = tmp_path / "plots.png"
+    taken.write_bytes(b"")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--out", str(taken)])
+    assert exit_info.value.code == 2 and len(calls) == 1
+    assert "--out: cannot make the folder" in capsys.readouterr().err

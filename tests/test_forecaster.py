@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from sklearn.metrics import get_scorer
 from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
 
 from rnnkit import RNNForecaster, RNNRegressor
@@ -153,6 +154,10 @@ def test_predict_errors(recursive):
         RNNForecaster().predict(3)
     with pytest.raises(ValueError, match="steps: expected an integer >= 1"):
         recursive.predict(0)
+    # A scikit-learn scorer passes X: named by its shape, with the way out.
+    with pytest.raises(ValueError, match=r"^steps: .*got an array of shape \(30,\); "
+                       r"scikit-learn's scoring strings call predict\(X\)"):  # fmt: skip
+        get_scorer("r2")(recursive, SERIES[:30], SERIES[:30])
     with pytest.raises(ValueError, match=r"history: has 5 steps, but needs at least 20"):
         recursive.predict(3, history=SERIES[:5])
     with pytest.raises(ValueError, match="history: has 2 features, but RNNForecaster"):

@@ -16,7 +16,7 @@ matplotlib.use("Agg")  # before pyplot is imported: no display in tests
 
 import matplotlib.pyplot as plt  # noqa: E402  (only to check that no figure is opened)
 from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.colors import same_color  # noqa: E402
+from matplotlib.colors import same_color, to_hex  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from sklearn.exceptions import NotFittedError  # noqa: E402
 from sklearn.linear_model import LinearRegression  # noqa: E402
@@ -349,6 +349,9 @@ def test_sequence_probabilities_of_a_model_fitted_on_a_table(sequences):
         plot_sequence_probabilities(_classifier().fit(table, y), table[2])
     with pytest.raises(ValueError, match="expected a 1-D sequence"):
         plot_sequence_probabilities(per_step, X[2])
+    with pytest.raises(ValueError, match=r"^sequence: has 4 steps, but RNNClassifier was "
+                       r"fitted on 2-D input of 6 steps per sequence$"):  # fmt: skip
+        plot_sequence_probabilities(per_step, table[2, :4])
 
 
 def test_sequence_probabilities_of_selected_classes(classifier, sequences):
@@ -365,6 +368,15 @@ def test_sequence_probabilities_of_selected_classes(classifier, sequences):
     assert labels_of(ax) == ["bee"]
 
 
+def test_sequence_probabilities_of_many_classes_have_a_colour_each(sequences):
+    # Past matplotlib's 10-colour cycle C10 would be C0 again: a character model's
+    # dozens of classes got lines of one colour.
+    X = sequences[0]
+    model = _classifier().fit(X, np.arange(len(X)) % 12)
+    colors = [to_hex(line.get_color()) for line in plot_sequence_probabilities(model, X[0]).lines]
+    assert len(set(colors)) == 12
+
+
 def test_sequence_probabilities_errors(classifier, regressor, sequences):
     sequence = sequences[0][0]
     with pytest.raises(ValueError, match=r"classes: \['emu'\] not in the model's classes_"):
@@ -373,6 +385,9 @@ def test_sequence_probabilities_errors(classifier, regressor, sequences):
         plot_sequence_probabilities(classifier, sequence[None])
     with pytest.raises(ValueError, match="sequence: .*got shape"):
         plot_sequence_probabilities(classifier, np.zeros((0, 2)))
+    with pytest.raises(ValueError, match=r"^sequence: has 1 features per step, but "
+                       r"RNNClassifier is expecting 2$"):  # fmt: skip
+        plot_sequence_probabilities(classifier, sequence[:, :1])
     with pytest.raises(TypeError, match="expected a fitted RNNClassifier, got RNNRegressor"):
         plot_sequence_probabilities(regressor, sequence)
     with pytest.raises(NotFittedError):

@@ -1,5 +1,7 @@
 """rnnkit.text: the vocabulary, training windows and generation with a carried state."""
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
@@ -99,6 +101,11 @@ def test_sampling_is_reproducible_and_temperature_matters(model):
     hot = [generate(model, "h", 40, temperature=50, random_state=s) for s in range(3)]
     assert all(not "hello world hello".startswith(h[:12]) for h in hot)
     assert generate(model, "h", 16, temperature=0.05, random_state=1) == "hello world hello"
+    # A Generator (as rnnkit.data's random_state takes), and any real temperature.
+    assert generate(model, "h", 40, 1.5, np.random.default_rng(3)) == generate(
+        model, "h", 40, 1.5, np.random.default_rng(3)
+    )
+    assert generate(model, "h", 40, Fraction(3, 2), random_state=3) == a
 
 
 def test_integer_classes_with_a_vocabulary():
@@ -120,6 +127,7 @@ def test_integer_classes_with_a_vocabulary():
         (dict(prompt=""), ValueError, "prompt: expected at least one character"),
         (dict(prompt="hex"), ValueError, r"^prompt: characters \['x'\] are not in"),
         (dict(random_state=True), TypeError, "random_state: expected an int, a RandomState"),
+        (dict(random_state="seed"), TypeError, "^random_state: expected an int, a RandomState"),
         (dict(n_chars=-1), ValueError, "n_chars: expected an integer >= 0"),
         (dict(n_chars=2.0), TypeError, "n_chars: expected an integer"),
         (dict(temperature=-1), ValueError, "temperature: expected a finite number >= 0"),

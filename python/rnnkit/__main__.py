@@ -1,6 +1,7 @@
 """The command line: ``python -m rnnkit demo``."""
 
 import argparse
+from pathlib import Path
 
 from ._demo import demo
 
@@ -16,6 +17,12 @@ def main(argv=None):
     run.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if args.command == "demo":
+        # The folder first: a file of that name, or no permission, is a usage error
+        # (argparse's message and exit status 2), not a traceback after the first model.
+        try:
+            Path(args.out).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            parser.error(f"--out: cannot make the folder {args.out!r}: {e.strerror or e}")
         demo(args.out, small=args.small, seed=args.seed)
 
 

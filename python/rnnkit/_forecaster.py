@@ -238,6 +238,12 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         series is ``history`` when given, else the fitted one.
         """
         check_is_fitted(self, "regressor_")
+        if np.ndim(steps) > 0:  # a scorer's predict(X): say so rather than print X
+            raise ValueError(
+                f"steps: expected an integer >= 1, got an array of shape {np.shape(steps)}; "
+                "scikit-learn's scoring strings call predict(X), which a forecaster does "
+                "not take: leave scoring=None to use its score (R² of rolling forecasts)"
+            )
         if isinstance(steps, bool) or not isinstance(steps, Integral) or steps < 1:
             raise ValueError(f"steps: expected an integer >= 1, got {steps!r}")
         if history is None:

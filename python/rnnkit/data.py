@@ -167,8 +167,9 @@ def pad_sequences(
         If ``sequences`` is empty, a sequence is empty, not 1-D or 2-D, or differs from
         the first in dimensions or features, ``maxlen`` is below 1, ``padding`` or
         ``truncating`` is not "pre" or "post", ``dtype`` cannot hold ``value`` (NaN or
-        0.5 in an integer dtype, 1e300 in float32), or an integer or bool ``dtype``
-        cannot hold a sequence's values exactly (NaN, 2.5, 300 in uint8).
+        0.5 in an integer dtype, 1e300 in float32), an integer or bool ``dtype``
+        cannot hold a sequence's values exactly (NaN, 2.5, 300 in uint8), or a float
+        ``dtype`` cannot hold their range (1e5 in float16).
 
     See Also
     --------
@@ -220,16 +221,21 @@ def pad_sequences(
             dtype = np.dtype(np.float64)
     dtype = _numeric_dtype(dtype)
     _check_pad_value(value, dtype)
-    if dtype.kind in "biu":
-        for index, item in enumerate(items):
-            # NaN, fractions and values out of range would be cast silently.
-            with np.errstate(invalid="ignore", over="ignore"):
-                exact = np.array_equal(item.astype(dtype), item)
-            if not exact:
-                raise ValueError(
-                    f"sequences[{index}]: has values that dtype {dtype} cannot hold exactly "
-                    "(NaN, fractions or values out of its range); pass a float dtype"
-                )
+    for index, item in enumerate(items):
+        # NaN, fractions and values out of range would be cast silently: to integers
+        # exactly or not at all; to a narrower float rounded, but never to inf.
+        with np.errstate(invalid="ignore", over="ignore"):
+            cast = item.astype(dtype)
+        if dtype.kind in "biu" and not np.array_equal(cast, item):
+            raise ValueError(
+                f"sequences[{index}]: has values that dtype {dtype} cannot hold exactly "
+                "(NaN, fractions or values out of its range); pass a float dtype"
+            )
+        if dtype.kind == "f" and not np.array_equal(np.isinf(cast), np.isinf(item)):
+            raise ValueError(
+                f"sequences[{index}]: has values beyond the range of dtype {dtype} "
+                f"(largest {np.finfo(dtype).max:.4g}); pass a wider float dtype"
+            )
     longest = max(item.shape[0] for item in items)
     steps = longest if maxlen is None else maxlen
     padded = np.full((len(items), steps) + first.shape[1:], value, dtype=dtype)
@@ -244,6 +250,15 @@ def pad_sequences(
         else:
             padded[row, steps - length :] = item
     return padded, lengths
+
+
+def _random_source(random_state):
+    """A numpy Generator as it is; anything else through scikit-learn's
+    check_random_state (an int seed, a RandomState, or None for numpy's global one).
+    Both kinds offer the draws used here (uniform, choice)."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    return check_random_state(random_state)
 
 
 def _numeric_dtype(dtype, kinds="biuf"):
@@ -460,10 +475,7 @@ def mackey_glass(
     if random_state is None:
         start = [x0] * history
     else:
-        if isinstance(random_state, np.random.Generator):
-            rng = random_state
-        else:
-            rng = check_random_state(random_state)
+        rng = _random_source(random_state)
         start = (x0 + x0 * rng.uniform(-0.01, 0.01, size=history)).tolist()
     # Python floats in a list: this scalar loop is several times faster than on numpy
     # scalars, and the recursion cannot be vectorised.

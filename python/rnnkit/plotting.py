@@ -275,6 +275,16 @@ def _class_columns(model, classes):
     return [position[c] for c in classes]
 
 
+def _class_colors(n_classes):
+    """A colour per class: matplotlib's cycle (C0..C9) for up to 10, whose C10 would
+    repeat C0; beyond, as many evenly spaced hues (a character model has dozens)."""
+    if n_classes <= 10:
+        return [f"C{i}" for i in range(n_classes)]
+    from matplotlib import colormaps
+
+    return [colormaps["hsv"](i / n_classes) for i in range(n_classes)]
+
+
 def _step_probabilities(model, sequence):
     """(T, n_classes): the probabilities at each step of one sequence."""
     seq = np.asarray(sequence)
@@ -299,9 +309,19 @@ def _step_probabilities(model, sequence):
                 "it cannot predict after each prefix of a sequence; fit it on 3-D input or a "
                 "list of sequences"
             )
+        if seq.size != model.n_features_in_:
+            raise ValueError(
+                f"sequence: has {seq.size} steps, but {type(model).__name__} was fitted on "
+                f"2-D input of {model.n_features_in_} steps per sequence"
+            )
         return np.asarray(model.predict_proba(seq.reshape(1, -1)))[0]
     if seq.ndim == 1:
         seq = seq[:, None]
+    if seq.shape[1] != model.n_features_in_:
+        raise ValueError(
+            f"sequence: has {seq.shape[1]} features per step, but {type(model).__name__} "
+            f"is expecting {model.n_features_in_}"
+        )
     if model._fitted_sequences:
         return np.asarray(model.predict_proba(seq[None]))[0]
     # The prediction after reading steps 1..t, for every t in one call: the prefixes are a
@@ -362,9 +382,10 @@ def plot_sequence_probabilities(model, sequence, *, classes=None, ax=None, title
     ax = _axes(ax, Figure)
     steps = np.arange(1, len(proba) + 1)
     marker = "o" if len(proba) == 1 else None
+    colors = _class_colors(len(model.classes_))
     for i in columns:
         label = str(model.classes_[i])
-        ax.plot(steps, proba[:, i], color=f"C{i}", marker=marker, label=label)
+        ax.plot(steps, proba[:, i], color=colors[i], marker=marker, label=label)
     ax.set_ylim(0.0, 1.0)
     ax.set_xlabel("step")
     ax.set_ylabel("probability")

@@ -8,7 +8,8 @@ The classic next-letter tutorial ("Hel" -> "l") in a few lines::
     vocabulary = Vocabulary(text)
     X, y = vocabulary.windows(text, length=40, step=3)  # one-hot X, next characters y
     model = RNNClassifier(hidden_sizes=(128,), return_sequences=True).fit(X, y)
-    print(generate(model, "The ", n_chars=200, temperature=0.5, random_state=0))
+    print(generate(model, "The ", n_chars=200, temperature=0.5, random_state=0,
+                   vocabulary=vocabulary))
 
 ``y`` holds the characters themselves, so the model's ``classes_`` and ``predict`` are
 characters too.
@@ -20,12 +21,11 @@ import math
 import numbers
 
 import numpy as np
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from . import _losses
 from ._estimators import RNNClassifier
-from .data import _numeric_dtype
+from .data import _numeric_dtype, _random_source
 
 __all__ = ["Vocabulary", "generate"]
 
@@ -129,7 +129,7 @@ def generate(model, prompt, n_chars, temperature=1.0, random_state=None, *, voca
     temperature : finite float >= 0, default=1.0
         Sharpens (< 1) or flattens (> 1) the model's distribution before sampling;
         0 always takes the most probable character.
-    random_state : int, RandomState instance or None
+    random_state : int, RandomState instance, Generator or None
     vocabulary : Vocabulary or None
         How the model's inputs were encoded. None: the model's classes must be exactly
         the characters of its one-hot inputs (true when every character of the
@@ -156,14 +156,23 @@ def generate(model, prompt, n_chars, temperature=1.0, random_state=None, *, voca
         raise TypeError(f"temperature: expected a real number, got {temperature!r}")
     if not 0 <= temperature < math.inf:
         raise ValueError(f"temperature: expected a finite number >= 0, got {temperature!r}")
+    temperature = float(temperature)  # a Fraction or Decimal would make object arrays
     if model._spec_.bidirectional:
         raise ValueError(
             "model: a bidirectional model reads each sequence from both ends and cannot "
             "generate one character at a time"
         )
     if isinstance(random_state, (bool, np.bool_)):
-        raise TypeError(f"random_state: expected an int, a RandomState or None, got {random_state}")
-    rng = check_random_state(random_state)
+        raise TypeError(
+            f"random_state: expected an int, a RandomState, a Generator or None, got {random_state}"
+        )
+    try:
+        rng = _random_source(random_state)
+    except ValueError:  # scikit-learn's message does not name the argument
+        raise TypeError(
+            f"random_state: expected an int, a RandomState, a Generator or None, got "
+            f"{random_state!r}"
+        ) from None
 
     state = None
     for row in inputs:
