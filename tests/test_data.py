@@ -374,6 +374,11 @@ def test_pad_sequences_rejects_values_an_integer_dtype_cannot_hold():
                        r"dtype float16 \(largest 6\.55e\+04\)"):  # fmt: skip
         pad_sequences([[1.0], [1e5, 2.0]], dtype=np.float16)
     assert pad_sequences([[np.inf, 1.0]], dtype=np.float16)[0][0, 0] == np.inf
+    # Only the steps a padded row keeps are checked: truncation drops the others.
+    for truncating, sequence in (("post", [1.0, 1e300]), ("pre", [1e300, 1.0])):
+        kept = pad_sequences([sequence], maxlen=1, truncating=truncating, dtype=np.float32)[0]
+        assert kept.tolist() == [[1.0]]
+    assert pad_sequences([[1, 300]], maxlen=1, dtype=np.uint8)[0].tolist() == [[1]]
 
 
 @pytest.mark.parametrize("name", ["padding", "truncating"])

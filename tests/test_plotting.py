@@ -375,6 +375,15 @@ def test_sequence_probabilities_of_many_classes_have_a_colour_each(sequences):
     model = _classifier().fit(X, np.arange(len(X)) % 12)
     colors = [to_hex(line.get_color()) for line in plot_sequence_probabilities(model, X[0]).lines]
     assert len(set(colors)) == 12
+    # A style's shorter cycle (ggplot's 7 colours) repeats sooner: 8 classes then need hues.
+    X8 = X[:24]
+    model = _classifier().fit(X8, np.arange(len(X8)) % 8)
+    with matplotlib.style.context("ggplot"):
+        ax = plot_sequence_probabilities(model, X8[0])
+        subset = plot_sequence_probabilities(model, X8[0], classes=[7, 2])
+    assert len({to_hex(line.get_color()) for line in ax.lines}) == 8
+    # A class keeps its colour whichever are drawn.
+    assert same_color(line(subset, "7").get_color(), line(ax, "7").get_color())
 
 
 def test_sequence_probabilities_errors(classifier, regressor, sequences):

@@ -128,6 +128,8 @@ def test_integer_classes_with_a_vocabulary():
         (dict(prompt="hex"), ValueError, r"^prompt: characters \['x'\] are not in"),
         (dict(random_state=True), TypeError, "random_state: expected an int, a RandomState"),
         (dict(random_state="seed"), TypeError, "^random_state: expected an int, a RandomState"),
+        (dict(random_state=-1), ValueError, "^random_state: Seed must be between 0 and"),
+        (dict(temperature=10**400), ValueError, "^temperature: .* beyond a float's range"),
         (dict(n_chars=-1), ValueError, "n_chars: expected an integer >= 0"),
         (dict(n_chars=2.0), TypeError, "n_chars: expected an integer"),
         (dict(temperature=-1), ValueError, "temperature: expected a finite number >= 0"),

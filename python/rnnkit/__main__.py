@@ -17,8 +17,8 @@ def main(argv=None):
     run.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if args.command == "demo":
-        # The folder first: a file of that name, or no permission, is a usage error
-        # (argparse's message and exit status 2), not a traceback after the first model.
+        # A file of that name, or no permission, is a usage error (argparse's message
+        # and exit status 2), not demo()'s traceback from Path.mkdir.
         try:
             Path(args.out).mkdir(parents=True, exist_ok=True)
         except OSError as e:

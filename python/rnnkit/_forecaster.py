@@ -238,11 +238,16 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         series is ``history`` when given, else the fitted one.
         """
         check_is_fitted(self, "regressor_")
-        if np.ndim(steps) > 0:  # a scorer's predict(X): say so rather than print X
+        if hasattr(steps, "__len__"):  # a scorer's predict(X): say so rather than print X
+            got = (
+                f"an array of shape {steps.shape}"
+                if hasattr(steps, "shape")
+                else f"a {type(steps).__name__} of {len(steps)} items"
+            )
             raise ValueError(
-                f"steps: expected an integer >= 1, got an array of shape {np.shape(steps)}; "
-                "scikit-learn's scoring strings call predict(X), which a forecaster does "
-                "not take: leave scoring=None to use its score (R² of rolling forecasts)"
+                f"steps: expected an integer >= 1, got {got}; scikit-learn's scoring strings "
+                "call predict(X), which a forecaster does not take: leave scoring=None to "
+                "use its score (R² of rolling forecasts)"
             )
         if isinstance(steps, bool) or not isinstance(steps, Integral) or steps < 1:
             raise ValueError(f"steps: expected an integer >= 1, got {steps!r}")

@@ -221,28 +221,13 @@ def pad_sequences(
             dtype = np.dtype(np.float64)
     dtype = _numeric_dtype(dtype)
     _check_pad_value(value, dtype)
-    for index, item in enumerate(items):
-        # NaN, fractions and values out of range would be cast silently: to integers
-        # exactly or not at all; to a narrower float rounded, but never to inf.
-        with np.errstate(invalid="ignore", over="ignore"):
-            cast = item.astype(dtype)
-        if dtype.kind in "biu" and not np.array_equal(cast, item):
-            raise ValueError(
-                f"sequences[{index}]: has values that dtype {dtype} cannot hold exactly "
-                "(NaN, fractions or values out of its range); pass a float dtype"
-            )
-        if dtype.kind == "f" and not np.array_equal(np.isinf(cast), np.isinf(item)):
-            raise ValueError(
-                f"sequences[{index}]: has values beyond the range of dtype {dtype} "
-                f"(largest {np.finfo(dtype).max:.4g}); pass a wider float dtype"
-            )
     longest = max(item.shape[0] for item in items)
     steps = longest if maxlen is None else maxlen
+    kept = items if maxlen is None else [_truncated(item, steps, truncating) for item in items]
+    _check_cast(kept, dtype)
     padded = np.full((len(items), steps) + first.shape[1:], value, dtype=dtype)
     lengths = np.empty(len(items), dtype=np.int64)
-    for row, item in enumerate(items):
-        if item.shape[0] > steps:
-            item = item[:steps] if truncating == "post" else item[item.shape[0] - steps :]
+    for row, item in enumerate(kept):
         length = item.shape[0]
         lengths[row] = length
         if padding == "post":
@@ -250,6 +235,44 @@ def pad_sequences(
         else:
             padded[row, steps - length :] = item
     return padded, lengths
+
+
+def _check_cast(items, dtype):
+    """Refuse what a cast of ``items`` to ``dtype`` would change silently: NaN, fractions
+    and values out of range in an integer or bool dtype (which must hold them exactly),
+    values a float dtype would turn into inf (it may round them). One pass over all the
+    values: a check per sequence cost ten times the padding itself for many short ones."""
+    safe = {kind: np.can_cast(kind, dtype) for kind in {item.dtype for item in items}}
+    unchecked = [i for i, item in enumerate(items) if not safe[item.dtype]]
+    if not unchecked:  # safe casts change nothing
+        return
+    values = np.concatenate([items[i].reshape(-1) for i in unchecked])
+    with np.errstate(invalid="ignore", over="ignore"):
+        cast = values.astype(dtype)
+    if dtype.kind == "f":
+        changed = np.isinf(cast) & ~np.isinf(values)
+        reason = (
+            f"values beyond the range of dtype {dtype} (largest {np.finfo(dtype).max:.4g}); "
+            "pass a wider float dtype"
+        )
+    else:
+        changed = cast != values
+        reason = (
+            f"values that dtype {dtype} cannot hold exactly (NaN, fractions or values out of "
+            "its range); pass a float dtype"
+        )
+    if changed.any():
+        ends = np.cumsum([items[i].size for i in unchecked])
+        index = unchecked[int(np.searchsorted(ends, np.argmax(changed), side="right"))]
+        raise ValueError(f"sequences[{index}]: has {reason}")
+
+
+def _truncated(item, steps, truncating):
+    """``item``'s steps that a padded row of ``steps`` keeps: its first ones ("post") or
+    its last ones ("pre")."""
+    if item.shape[0] <= steps:
+        return item
+    return item[:steps] if truncating == "post" else item[item.shape[0] - steps :]
 
 
 def _random_source(random_state):

@@ -276,12 +276,14 @@ def _class_columns(model, classes):
 
 
 def _class_colors(n_classes):
-    """A colour per class: matplotlib's cycle (C0..C9) for up to 10, whose C10 would
-    repeat C0; beyond, as many evenly spaced hues (a character model has dozens)."""
-    if n_classes <= 10:
-        return [f"C{i}" for i in range(n_classes)]
-    from matplotlib import colormaps
+    """A colour per class: the active style's colour cycle while it has enough (the
+    default's 10, ggplot's 7), whose next colour would repeat its first; beyond, as many
+    evenly spaced hues (a character model has dozens of classes)."""
+    from matplotlib import colormaps, rcParams
 
+    cycle = rcParams["axes.prop_cycle"].by_key().get("color", [])
+    if n_classes <= len(cycle):
+        return cycle[:n_classes]
     return [colormaps["hsv"](i / n_classes) for i in range(n_classes)]
 
 
@@ -366,9 +368,11 @@ def plot_sequence_probabilities(model, sequence, *, classes=None, ax=None, title
     sklearn.exceptions.NotFittedError
         The classifier was not fitted.
     ValueError
-        ``sequence`` is not one sequence, ``classes`` names an unknown class, or the model
-        was fitted on a 2-D table with ``return_sequences=False`` (it predicts only after
-        the table's full number of steps).
+        ``sequence`` is not one sequence or has another number of features (for a model
+        fitted on a 2-D table, of steps) than the model reads, ``classes`` names an
+        unknown class, or the model was fitted on a 2-D table with
+        ``return_sequences=False`` (it predicts only after the table's full number of
+        steps).
     """
     Figure, MaxNLocator = _matplotlib()
     if not (hasattr(model, "predict_proba") and hasattr(model, "return_sequences")):

@@ -156,7 +156,12 @@ def generate(model, prompt, n_chars, temperature=1.0, random_state=None, *, voca
         raise TypeError(f"temperature: expected a real number, got {temperature!r}")
     if not 0 <= temperature < math.inf:
         raise ValueError(f"temperature: expected a finite number >= 0, got {temperature!r}")
-    temperature = float(temperature)  # a Fraction or Decimal would make object arrays
+    try:  # a Fraction would make object arrays of the probabilities
+        temperature = float(temperature)
+    except OverflowError:
+        raise ValueError(
+            "temperature: expected a finite number >= 0, got one beyond a float's range"
+        ) from None
     if model._spec_.bidirectional:
         raise ValueError(
             "model: a bidirectional model reads each sequence from both ends and cannot "
@@ -168,7 +173,9 @@ def generate(model, prompt, n_chars, temperature=1.0, random_state=None, *, voca
         )
     try:
         rng = _random_source(random_state)
-    except ValueError:  # scikit-learn's message does not name the argument
+    except ValueError as e:  # scikit-learn's and numpy's messages do not name the argument
+        if isinstance(random_state, numbers.Integral):  # a seed numpy cannot take
+            raise ValueError(f"random_state: {e}") from None
         raise TypeError(
             f"random_state: expected an int, a RandomState, a Generator or None, got "
             f"{random_state!r}"
