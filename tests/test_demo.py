@@ -6,6 +6,7 @@ import io
 
 import pytest
 
+from rnnkit import plotting
 from rnnkit.__main__ import main
 from rnnkit._demo import demo
 
@@ -57,9 +58,14 @@ def test_demo_command_line(tmp_path, monkeypatch, capsys):
         main(["train"])
     assert "invalid choice" in capsys.readouterr().err
     # A file where the folder should go: a usage error before any model is trained.
+    monkeypatch.setattr("rnnkit._demo._plotting", lambda: plotting)  # as with matplotlib
     taken = tmp_path / "plots.png"
     taken.write_bytes(b"")
     with pytest.raises(SystemExit) as exit_info:
         main(["demo", "--out", str(taken)])
     assert exit_info.value.code == 2 and len(calls) == 1
     assert "--out: cannot make the folder" in capsys.readouterr().err
+    # Without matplotlib there are no plots, and no empty folder for them.
+    monkeypatch.setattr("rnnkit._demo._plotting", lambda: None)
+    main(["demo", "--out", str(tmp_path / "plots")])
+    assert len(calls) == 2 and not (tmp_path / "plots").exists()

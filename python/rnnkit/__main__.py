@@ -1,9 +1,8 @@
 """The command line: ``python -m rnnkit demo``."""
 
 import argparse
-from pathlib import Path
 
-from ._demo import demo
+from ._demo import demo, plot_folder
 
 
 def main(argv=None):
@@ -20,7 +19,7 @@ def main(argv=None):
         # A file of that name, or no permission, is a usage error (argparse's message
         # and exit status 2), not demo()'s traceback from Path.mkdir.
         try:
-            Path(args.out).mkdir(parents=True, exist_ok=True)
+            plot_folder(args.out)
         except OSError as e:
             parser.error(f"--out: cannot make the folder {args.out!r}: {e.strerror or e}")
         demo(args.out, small=args.small, seed=args.seed)

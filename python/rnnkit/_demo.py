@@ -38,9 +38,7 @@ TEXT = (
 
 def demo(out="rnnkit-demo", *, small=False, seed=0, verbose=1):
     """Run the three workflows; return their scores. ``small``: a quick smoke run."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    plotting = _plotting()
+    out, plotting = plot_folder(out), _plotting()
     info = ops.kernel_info()
     print(f"rnnkit demo: kernels {info['isa']}, {info['threads']} threads")
     print(f"plots go to {out.resolve()}" if plotting else _NO_PLOTS)
@@ -56,6 +54,15 @@ def demo(out="rnnkit-demo", *, small=False, seed=0, verbose=1):
 
 
 _NO_PLOTS = "matplotlib is not installed: no plots (pip install 'rnnkit[plot]')"
+
+
+def plot_folder(out):
+    """``out`` as a Path, made if the plots will be saved (matplotlib is there): without
+    it no empty folder is left behind. OSError where it cannot be made."""
+    out = Path(out)
+    if _plotting() is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    return out
 
 
 def _cosine(out, plotting, *, small, seed, verbose):
