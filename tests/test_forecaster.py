@@ -140,6 +140,8 @@ def test_grid_search_with_a_time_series_split():
         # regressor's validation_data, which the user never gave.
         ((SERIES[:40],), dict(lookback=30, early_stopping=True),
          r"^validation_fraction: 0.1 of 10 windows leaves 9 for training and 1 for validation"),
+        (([SERIES[:50], [[1.0, 2.0], [3.0]]],), dict(lookback=5),
+         r"^series\[1\]: cannot be read as an array"),
         ((np.array(["1.5", "2.5"] * 20),), dict(lookback=5),
          r"^series: expected numbers, got an array of dtype <U3"),
     ],

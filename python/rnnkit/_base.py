@@ -256,8 +256,7 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
         never all 0, so with them some sample_weight was given.)"""
         seqs, targets, weights = train
         factors = self._target_weights(targets)
-        if factors is not None:
-            weights = weights * factors if factors.ndim == 1 else weights[:, None] * factors
+        weights = _weighed(weights, factors)
         if weights.ndim == 2:  # per step: padded steps never reach the loss
             mask = seqs.step_mask()  # a split's x is cut to its longest sequence, y is not
             weights = weights[:, : mask.shape[1]][mask]
@@ -481,10 +480,8 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
         for start in range(0, len(seqs), self.batch_size):
             index = order[start : start + self.batch_size]
             batch = seqs.take(index)
-            w = weights[index]
-            if row_weights is not None:  # per sample, or per step with return_sequences
-                factors = row_weights[index]
-                w = w * factors if factors.ndim == 1 else w[:, None] * factors
+            factors = None if row_weights is None else row_weights[index]
+            w = _weighed(weights[index], factors)
             loss, grad, w_sum = self._batch_gradient(
                 flat, batch, targets[index], w, l2, generator, threads, workspace
             )
@@ -682,6 +679,14 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
         rows = self._predicted_rows(seqs, targets, weights)
         loss, _ = self._loss(*rows)
         return loss, self._validation_score(*rows)
+
+
+def _weighed(weights, factors):
+    """Sample weights (n,) times class weights ``factors``, per sample (n,) or, with
+    return_sequences, per step (n, T); ``weights`` as they are for None."""
+    if factors is None:
+        return weights
+    return weights * factors if factors.ndim == 1 else weights[:, None] * factors
 
 
 def _checked_sample_weight(sample_weight, seqs, name):

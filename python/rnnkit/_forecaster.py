@@ -14,6 +14,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _get_feature_names, check_array, check_is_fitted
 
 from ._estimators import RNNRegressor
+from ._inputs import as_array
 from .data import make_windows
 
 # The forecaster decides the network's output itself: one value per series feature
@@ -409,7 +410,10 @@ def _as_series(value, name):
     parts = []
     for i, item in enumerate(items):
         where = f"{name}[{i}]" if many else name
-        array = np.asarray(item)
+        try:
+            array = as_array(item)
+        except ValueError as error:  # a ragged nested list; say which argument it was
+            raise ValueError(f"{where}: cannot be read as an array ({error})") from None
         if array.ndim not in (1, 2):
             raise ValueError(
                 f"{where}: expected a 1-D series (T,) or a 2-D series (T, n_features), got "

@@ -60,6 +60,22 @@ class Sequences:
         return np.arange(self.x.shape[1]) < self.steps[:, None]
 
 
+# numpy.exceptions from numpy 1.25 on, the main namespace before (numpy 2 dropped it there).
+_RaggedListWarning = getattr(np, "exceptions", np).VisibleDeprecationWarning
+
+
+def as_array(value):
+    """``np.asarray(value)``, where a nested list of two lengths is a ValueError on every
+    numpy: from 1.24 numpy refuses one, before it made an object array with a warning,
+    made an error here so that both say the same."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", _RaggedListWarning)
+            return np.asarray(value)
+    except _RaggedListWarning as warning:
+        raise ValueError(str(warning)) from None
+
+
 def _sequence_list(value):
     """A 1-D object array or pandas Series of sequences as a list: numpy's and pandas' own
     ways of holding sequences of different lengths. Anything else as it is."""
@@ -162,20 +178,18 @@ def _ragged_items(X):
     """
     if not isinstance(X, (list, tuple)):
         return None
-    steps = [hasattr(item, "__len__") and not isinstance(item, (str, bytes)) for item in X]
-    if not any(steps):  # numbers: a 1-D X, which the table path refuses
+    sequence_like = [hasattr(item, "__len__") and not isinstance(item, (str, bytes)) for item in X]
+    if not any(sequence_like):  # numbers: a 1-D X, which the table path refuses
         return None
     items = []
     for i, item in enumerate(X):
-        if not steps[i] or issparse(item):
+        if not sequence_like[i] or issparse(item):
             raise ValueError(
                 f"X[{i}]: expected a sequence of shape (T_i, n_features) or (T_i,) like the "
                 f"other items, got {type(item).__name__}"
             )
         try:
-            with warnings.catch_warnings():  # numpy < 1.24 warns, then makes an object array
-                warnings.filterwarnings("ignore", "Creating an ndarray from ragged")
-                array = np.asarray(item)
+            array = as_array(item)
         except ValueError as e:  # numpy's "inhomogeneous shape": nested lists of two lengths
             raise ValueError(f"X[{i}]: not a (T_i, n_features) sequence: {e}") from None
         if array.dtype == object and any(np.ndim(value) > 0 for value in array.flat):

@@ -15,11 +15,12 @@ from __future__ import annotations
 import functools
 import math
 import numbers
-import warnings
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.utils import check_random_state
+
+from ._inputs import as_array
 
 __all__ = ["mackey_glass", "make_windows", "pad_sequences", "to_ragged"]
 
@@ -579,20 +580,11 @@ def _check_side(value, name):
         raise ValueError(f"{name}: expected 'pre' or 'post', got {value!r}")
 
 
-# numpy.exceptions from numpy 1.25 on, the main namespace before (numpy 2 dropped it there).
-_RaggedListWarning = getattr(np, "exceptions", np).VisibleDeprecationWarning
-
-
 def _as_series(series):
     """``series`` as a 1-D or 2-D float array, without a copy when it already is one."""
     try:
-        with warnings.catch_warnings():
-            # numpy before 1.24 made an object array of a ragged nested list, with this
-            # warning, where later ones refuse it: the same error for both.
-            warnings.simplefilter("error", _RaggedListWarning)
-            array = np.asarray(series)
-    except (ValueError, _RaggedListWarning) as error:
-        # numpy refuses ragged nested lists; say which argument it was.
+        array = as_array(series)
+    except ValueError as error:  # a ragged nested list; say which argument it was
         raise ValueError(f"series: cannot be read as an array ({error})") from None
     if array.dtype.kind in "biu":
         array = array.astype(np.float64)

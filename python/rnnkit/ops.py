@@ -105,18 +105,14 @@ class _Cache:
         arrays, self.arrays = self.arrays, None  # free the memory once backward is done
         return arrays
 
-    def __copy__(self):
+    def _refuse_copy(self, *_):
         # A shallow copy would have a use of its own but the same arrays, which the
         # first backward overwrites: a second backward through it would return wrong
         # gradients. A deep copy or a pickle would be correct but copy the whole cache;
         # they failed on the lock with a message that said nothing of the cache.
         raise TypeError("cache: cannot be copied or pickled; it serves one backward call")
 
-    def __deepcopy__(self, memo):
-        self.__copy__()
-
-    def __reduce_ex__(self, protocol):
-        self.__copy__()
+    __copy__ = __deepcopy__ = __reduce_ex__ = _refuse_copy
 
     def __repr__(self):
         cell, activation, reverse, leak_rate = self.config
