@@ -162,6 +162,8 @@ def test_predict_errors(recursive):
         get_scorer("r2")(recursive, SERIES[:30], SERIES[:30])
     with pytest.raises(ValueError, match=r"^steps: .*got a list of 2 items; scikit-learn's"):
         recursive.predict([[1.0, 2.0], [3.0]])
+    with pytest.raises(ValueError, match=r"^steps: expected an integer >= 1, got '3'$"):
+        recursive.predict("3")
     with pytest.raises(ValueError, match=r"history: has 5 steps, but needs at least 20"):
         recursive.predict(3, history=SERIES[:5])
     with pytest.raises(ValueError, match="history: has 2 features, but RNNForecaster"):

@@ -239,7 +239,8 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         series is ``history`` when given, else the fitted one.
         """
         check_is_fitted(self, "regressor_")
-        if hasattr(steps, "__len__"):  # a scorer's predict(X): say so rather than print X
+        # A scorer's predict(X): say so rather than print X (a str is no such X).
+        if hasattr(steps, "__len__") and not isinstance(steps, str):
             got = (
                 f"an array of shape {steps.shape}"
                 if hasattr(steps, "shape")
