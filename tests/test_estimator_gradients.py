@@ -11,7 +11,6 @@ float64, without dropout, on one thread.
 
 import numpy as np
 import pytest
-from sklearn.utils.class_weight import compute_class_weight
 
 from _gradcheck import assert_gradients_match_fd
 from rnnkit import RNNClassifier, RNNRegressor
@@ -39,7 +38,7 @@ def batch_objective(est, X, y, sample_weight):
     seqs = validate_sequences(est, X, reset=False, dtype=dtype)
     targets = est._validate_targets(y, seqs, reset=False)
     weights = np.ones(len(seqs)) if sample_weight is None else np.asarray(sample_weight)
-    factors = est._target_weights(targets)
+    factors = est._target_weights(targets, weights)
     if factors is not None:
         weights = weights * factors if factors.ndim == 1 else weights[:, None] * factors
     l2 = est._l2_factors()
@@ -115,8 +114,9 @@ def test_classifier_batch_gradient(n_classes, class_weight):
     # Cross-entropy of each sample's label, weighted by sample weight times class weight.
     proba = est.predict_proba(X)
     per_class = np.ones(n_classes)
-    if class_weight == "balanced":
-        per_class = compute_class_weight("balanced", classes=np.arange(n_classes), y=y)
+    if class_weight == "balanced":  # classes counted with their sample weights
+        counts = np.bincount(y, weights=SAMPLE_WEIGHT)
+        per_class = SAMPLE_WEIGHT.sum() / (n_classes * counts)
     elif class_weight is not None:
         per_class = np.array([class_weight[c] for c in range(n_classes)])
     weights = SAMPLE_WEIGHT * per_class[y]

@@ -746,6 +746,27 @@ def test_class_weight():
     assert not _params_equal(balanced.params_, plain.params_)
 
 
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_balanced_class_weight_counts_the_sample_weights(return_sequences):
+    # "balanced" counted each label once whatever its sample weight, so a weight of 0 was
+    # not the same as leaving the sample out (predictions 0.46 apart); scikit-learn's
+    # compute_class_weight counts weighted labels, and LogisticRegression passes them.
+    X = _sequences(n=18)
+    if return_sequences:  # each step's label, counted with its sequence's weight
+        y = np.array(["mid", "low", "high"])[np.digitize(X[:, :, 0], [-0.4, 0.4])]
+    else:
+        y = _labels(X, 3)
+    weights = np.ones(len(X))
+    weights[:5] = 0.0
+    keep = weights > 0
+    options = dict(FULL_BATCH, class_weight="balanced", return_sequences=return_sequences)
+    weighted = RNNClassifier(**options).fit(X, y, sample_weight=weights)
+    left_out = RNNClassifier(**options).fit(X[keep], y[keep])
+    assert list(weighted.classes_) == list(left_out.classes_)
+    _assert_params_close(weighted.params_, left_out.params_)
+    assert not _params_equal(weighted.params_, RNNClassifier(**options).fit(X, y).params_)
+
+
 # -- optimization -------------------------------------------------------------------------
 
 
@@ -909,6 +930,36 @@ def test_callback_can_stop_training():
     assert len(recorder.losses) == 2
     assert recorder.teardowns == 1
     assert np.array_equal(recorder.predictions[-1], est.predict(X))
+
+
+class _FailingCallback(_EpochRecorder):
+    """Raises as the first epoch begins, after the fit has set its callbacks up."""
+
+    def on_fit_task_begin(self, estimator, context, **data):
+        if context.parent is not None:
+            raise RuntimeError("callback failed")
+
+
+def test_callbacks_are_torn_down_when_the_first_epoch_fails():
+    # A fit that fails before its first epoch ends puts the estimator back as it was. It
+    # put back the callback API's own attributes too, so scikit-learn never called
+    # teardown, and a ProgressBar's thread then kept the interpreter from exiting.
+    pytest.importorskip("sklearn.callback")
+    X = _sequences()
+    callback = _FailingCallback()
+    est = RNNRegressor(hidden_sizes=(3,), max_epochs=3, **SERIAL).set_callbacks(callback)
+    with pytest.raises(RuntimeError, match="callback failed"):
+        est.fit(X, _target(X))
+    assert (callback.setups, callback.teardowns) == (1, 1)
+    assert not hasattr(est, "params_")  # put back as it was
+    assert not hasattr(est, "_callback_fit_ctx")  # scikit-learn removed it after teardown
+    fitted = RNNRegressor(hidden_sizes=(3,), max_epochs=1, **SERIAL).fit(X, _target(X))
+    before = {name: value.copy() for name, value in fitted.params_.items()}
+    fitted.set_params(warm_start=True).set_callbacks(callback)
+    with pytest.raises(RuntimeError, match="callback failed"):  # a warm fit's first epoch
+        fitted.fit(X, _target(X))
+    assert (callback.setups, callback.teardowns) == (2, 2)
+    assert all(np.array_equal(fitted.params_[name], before[name]) for name in before)
 
 
 def test_scoring_monitor_callback():

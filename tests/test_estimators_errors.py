@@ -1140,10 +1140,15 @@ def test_a_nan_loss_in_the_first_epoch_of_a_warm_fit_keeps_the_model(cls, monkey
 
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_a_network_too_large_to_allocate_keeps_the_fitted_model(cls):
+    # 4 * 10^12 parameters: refused before numpy is asked for them. A system that
+    # overcommits memory granted that allocation, and the test process was killed while
+    # the weights were drawn (seen on a 128 GiB machine).
     X, y = make_data(cls, "3d")
     est = tiny(cls).fit(X, y)
     before, predicted = snapshot(est), est.predict(X)
-    with pytest.raises(MemoryError):
+    with pytest.raises(
+        MemoryError, match=r"hidden_sizes=\(1000000,\).* 4,000,0\d\d,\d{3},\d{3} param"
+    ):
         est.set_params(hidden_sizes=(10**6,)).fit(X[:, :, :2], y)
     est.set_params(hidden_sizes=(4,))
     assert_unchanged(est, before)
@@ -1177,6 +1182,26 @@ def test_interrupt_keeps_the_last_finished_epoch(cls, monkeypatch):
         assert est.fit(X, y) is est
     assert est.n_iter_ == 2
     assert est.loss_curve_ == reference.loss_curve_
+    assert_params_identical(est.params_, reference.params_)
+    assert np.array_equal(est.predict(X), reference.predict(X))
+
+
+@pytest.mark.parametrize("error", [MemoryError, TimeoutError])
+def test_an_error_in_a_later_epoch_keeps_the_last_finished_epoch(error, monkeypatch):
+    # Only Ctrl-C and a non-finite loss put the weights back: any other error half way
+    # through epoch 3 left its updates in params_, which n_iter_ = 2 did not describe.
+    X, y = make_data(RNNRegressor, "3d")
+    params = {"batch_size": 4, "n_iter_no_change": 10}
+    reference = tiny(RNNRegressor, max_epochs=2, **params).fit(X, y)
+    est = tiny(RNNRegressor, max_epochs=5, **params)
+
+    def fail(real, *args, **kwargs):
+        raise error("raised in epoch 3")
+
+    replace_call(monkeypatch, _network, "backward", 8, fail)  # after one update in epoch 3
+    with pytest.raises(error, match="raised in epoch 3"):
+        est.fit(X, y)
+    assert est.n_iter_ == 2 and est.loss_curve_ == reference.loss_curve_
     assert_params_identical(est.params_, reference.params_)
     assert np.array_equal(est.predict(X), reference.predict(X))
 

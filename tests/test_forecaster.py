@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from sklearn.base import clone
+from sklearn.base import clone, is_classifier, is_regressor
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import get_scorer
 from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
@@ -103,6 +103,14 @@ def test_parameters_reach_the_regressor_and_clone():
     assert copy.regressor_.hidden_sizes == (3,) and copy.regressor_.cell == "rnn"
     with pytest.raises(TypeError, match=r"unexpected keyword arguments \['hiden_sizes'\]"):
         RNNForecaster(hiden_sizes=(3,))
+
+
+def test_is_no_regressor_of_x():
+    # Its predict takes a number of steps, not X: claiming to be a regressor let stacking,
+    # voting and check_estimator take it for one, and fail in 26 of the checks.
+    model = RNNForecaster(lookback=8, hidden_sizes=(3,), max_epochs=1)
+    assert not is_regressor(model) and not is_classifier(model)
+    assert model.__sklearn_tags__().estimator_type is None
 
 
 def test_grid_search_with_a_time_series_split():

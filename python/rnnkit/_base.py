@@ -122,8 +122,9 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
         """(loss, d_output) for rows of network output, targets and weights."""
         raise NotImplementedError
 
-    def _target_weights(self, target):
-        """Per-row factors multiplying ``sample_weight`` (class weights), or None."""
+    def _target_weights(self, target, weights):
+        """Per-row factors multiplying ``sample_weight`` (class weights), or None;
+        ``weights``: the sample weights of ``target``'s rows."""
         return None
 
     def _validation_score(self, output, target, weight):
@@ -221,7 +222,7 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
         seqs = validate_sequences(self, X, reset=first_pass, dtype=dtype)
         targets = self._validate_targets(y, seqs, reset=first_pass, classes=classes)
         weights = _checked_sample_weight(sample_weight, seqs, "sample_weight")
-        self._target_weights(targets)  # class_weight errors come before any training
+        self._target_weights(targets, weights)  # class_weight errors come before training
         if first_pass or not hasattr(self, "_random_state"):
             self._random_state = check_random_state(self.random_state)
         split = self.early_stopping and not incremental and validation_data is None
@@ -255,7 +256,7 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
         early stopping's validation split left. (The class weights of fit's classes are
         never all 0, so with them some sample_weight was given.)"""
         seqs, targets, weights = train
-        factors = self._target_weights(targets)
+        factors = self._target_weights(targets, weights)
         weights = _weighed(weights, factors)
         if weights.ndim == 2:  # per step: padded steps never reach the loss
             mask = seqs.step_mask()  # a split's x is cut to its longest sequence, y is not
@@ -404,7 +405,7 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
         generator = np.random.default_rng(self._random_state.randint(np.iinfo(np.int32).max))
         callbacks = _callbacks.start(self, epochs, X, y, sample_weight)
         first_epoch = self.n_iter_
-        row_weights = self._target_weights(train[1])
+        row_weights = self._target_weights(train[1], train[2])
         l2 = self._l2_factors()
         try:
             for epoch in range(first_epoch + 1, first_epoch + epochs + 1):
@@ -458,9 +459,13 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
                 UserWarning,
                 stacklevel=5,
             )
-        except FloatingPointError:
+        except BaseException:
+            # A non-finite loss, or anything else that stops an epoch half way (no
+            # memory, a timeout's signal): the weights go back to the last finished
+            # epoch, which n_iter_ and history_ describe, and the optimizer's moments
+            # (non-finite, or moved by the unfinished epoch) restart.
             flat[...] = last_good
-            self._optimizer_state = None  # it may hold non-finite moments
+            self._optimizer_state = None
             raise
         finally:
             self.loss_curve_ = history["loss"]

@@ -93,8 +93,10 @@ _CLASS_WEIGHT_DOC = """    class_weight : dict, "balanced" or None, default=None
         Weights of each class's samples (or steps), multiplying ``sample_weight``, in
         training only (the validation loss and score use ``sample_weight`` alone, as in
         Keras). "balanced" is ``n_samples / (n_classes * count)`` from the labels ``fit``
-        trains on (not an ``early_stopping`` split's); ``partial_fit`` refuses it, as
-        scikit-learn's ``SGDClassifier`` does.
+        trains on (not an ``early_stopping`` split's), each counted with its
+        ``sample_weight`` as scikit-learn's ``compute_class_weight`` counts them, so a
+        weight of 0 is the same as leaving the sample out; ``partial_fit`` refuses it,
+        as scikit-learn's ``SGDClassifier`` does.
 """
 
 
@@ -264,14 +266,21 @@ class RNNClassifier(ClassifierMixin, ClassificationTargets, BaseRNN):
     def _loss(self, output, target, weight):
         return _losses.cross_entropy(output, target, weight)
 
-    def _target_weights(self, target):
+    def _target_weights(self, target, weights):
         if self.class_weight is None:
             return None
         n_classes = len(self.classes_)
         if self.class_weight == "balanced":
-            observed = target[target >= 0]
-            counts = np.bincount(observed, minlength=n_classes)
-            per_class = observed.size / (n_classes * np.maximum(counts, 1))
+            # Counts weighted by sample_weight, as scikit-learn's compute_class_weight
+            # counts them (1.9): a weight of 0 is the same as leaving the sample out.
+            observed = target >= 0  # padded steps of ragged per-step targets are -1
+            step_weights = (
+                weights if target.ndim == 1 else np.broadcast_to(weights[:, None], target.shape)
+            )
+            counts = np.bincount(target[observed], step_weights[observed], n_classes)
+            # A class with no weight has no sample for its factor to multiply.
+            per_class = np.ones(n_classes)
+            np.divide(counts.sum(), n_classes * counts, out=per_class, where=counts > 0)
         else:
             per_class = compute_class_weight(
                 self.class_weight, classes=self.classes_, y=self.classes_

@@ -7,7 +7,7 @@ from numbers import Integral
 from typing import NamedTuple
 
 import numpy as np
-from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.base import BaseEstimator, _fit_context
 from sklearn.metrics import r2_score
 from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -26,12 +26,18 @@ _REGRESSOR_PARAMS = {
 }
 
 
-class RNNForecaster(RegressorMixin, BaseEstimator):
+class RNNForecaster(BaseEstimator):
     """Forecast a series with a recurrent network trained on its sliding windows.
 
     ``fit(series)`` cuts the series into windows of ``lookback`` steps, each labelled
     with the steps that follow it, and trains an :class:`RNNRegressor` on them;
     ``predict(steps)`` continues the series.
+
+    It is no scikit-learn regressor (``is_regressor`` is False): its ``predict`` takes
+    a number of steps, not X, so what needs a model of X -> y (stacking, voting,
+    scoring strings, ``check_estimator``) does not apply to it. ``GridSearchCV`` and
+    ``cross_val_score`` with a ``TimeSeriesSplit`` and the default ``scoring=None`` use
+    its :meth:`score`.
 
     Parameters
     ----------

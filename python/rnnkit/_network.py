@@ -22,6 +22,8 @@ depends on the other rows of its batch.
 from __future__ import annotations
 
 import functools
+import math
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -88,6 +90,7 @@ def init_params(spec, rng, dtype):
     ``rng`` is a numpy ``RandomState``; values are drawn in float64, then cast, so that
     float32 and float64 networks start from the same point.
     """
+    _check_fits_in_memory(spec)
     params = {}
     for name, shape in spec.shapes().items():
         if ".weight_hh" in name:
@@ -103,6 +106,25 @@ def init_params(spec, rng, dtype):
                 value[hidden : 2 * hidden] = 1.0  # gate order i, f, g, o
         params[name] = np.ascontiguousarray(value, dtype=dtype)
     return params
+
+
+def _check_fits_in_memory(spec):
+    """A MemoryError, before anything is allocated, for a network whose parameters alone,
+    as drawn in float64, exceed the machine's memory. numpy raises one itself where the
+    system refuses such an allocation, but where it overcommits memory (Linux with
+    vm.overcommit_memory=1, as some containers run) the allocation succeeds and the
+    process is killed while the values are drawn, losing everything it held."""
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # Windows has no sysconf
+        return
+    count = sum(math.prod(shape) for shape in spec.shapes().values())
+    if memory > 0 and 8 * count > memory:
+        raise MemoryError(
+            f"hidden_sizes={spec.hidden_sizes}, dense_sizes={spec.dense_sizes}: the network "
+            f"has {count:,} parameters, {8 * count / 2**30:,.1f} GiB in float64 as they are "
+            f"drawn, more than this machine's {memory / 2**30:,.1f} GiB of memory"
+        )
 
 
 def _orthogonal(rng, shape):

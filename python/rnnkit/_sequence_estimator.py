@@ -34,6 +34,12 @@ def predict_rows(steps, width, itemsize):
     return max(_PREDICT_MIN_ROWS, min(_PREDICT_ROWS, fitting))
 
 
+# sklearn.callback (1.9+) sets these as a fit starts and, after the fit returns or raises,
+# reads them to tear its callbacks down (a ProgressBar joins its thread there): a failed
+# fit that put back what it found would hide them, and the interpreter would hang at exit.
+_CALLBACK_LIFECYCLE = ("_callback_fit_ctx", "_skl_callbacks_to_teardown")
+
+
 class SequenceEstimator(BaseEstimator):
     """Base of the estimators; subclasses say which dtype their fitted model computes in,
     and which attribute only a fitted model has."""
@@ -46,9 +52,13 @@ class SequenceEstimator(BaseEstimator):
         raise NotImplementedError
 
     def _restore(self, state):
-        """Put back every attribute as ``dict(vars(self))`` recorded it."""
-        vars(self).clear()
-        vars(self).update(state)
+        """Put back every attribute as ``dict(vars(self))`` recorded it, except those
+        through which scikit-learn's callback API tears down this call's callbacks."""
+        current = vars(self)
+        lifecycle = {name: current[name] for name in _CALLBACK_LIFECYCLE if name in current}
+        current.clear()
+        current.update(state)
+        current.update(lifecycle)
 
     def _check_parameter_types(self):
         """scikit-learn's parameter validation takes True and False for numbers (bool is
