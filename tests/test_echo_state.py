@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import Ridge
 from sklearn.metrics import r2_score
+from threadpoolctl import threadpool_limits
 
 from rnnkit import EchoStateClassifier, EchoStateRegressor
 from rnnkit.data import mackey_glass, make_windows
@@ -160,6 +161,22 @@ def test_same_seed_same_model_any_thread_count():
     b = EchoStateRegressor(n_reservoir=64, random_state=7, n_jobs=2).fit(X, y)
     np.testing.assert_array_equal(a.coef_, b.coef_)
     np.testing.assert_array_equal(a.predict(X), b.predict(X))
+
+
+def test_same_model_for_any_number_of_blas_threads():
+    # The spectral radius (LAPACK's eigenvalues) and the readout's products and solve ran
+    # in numpy's BLAS: two BLAS threads gave another reservoir_ and coef_ than one.
+    X = np.random.default_rng(0).standard_normal((2000, 20, 3))
+    y = X[:, -3:, 0].sum(axis=1)
+
+    def fit(blas_threads):
+        with threadpool_limits(limits=blas_threads, user_api="blas"):
+            return EchoStateRegressor(n_reservoir=300, random_state=0, n_jobs=1).fit(X, y)
+
+    one, two = fit(1), fit(2)
+    assert all(np.array_equal(one.reservoir_[k], two.reservoir_[k]) for k in one.reservoir_)
+    assert np.array_equal(one.coef_, two.coef_)
+    assert np.array_equal(one.intercept_, two.intercept_)
 
 
 @pytest.mark.parametrize(

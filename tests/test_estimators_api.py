@@ -24,6 +24,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
 
 import rnnkit._network
 import rnnkit._progress
@@ -534,6 +535,23 @@ def test_same_seed_same_model_for_any_n_jobs(name):
     assert _params_equal(params(7, 1), reference)
     other = params(8, 1)
     assert not any(np.array_equal(other[k], reference[k]) for k in reference if "weight" in k)
+
+
+def test_same_model_for_any_number_of_blas_threads():
+    # numpy's dot products and norms run in its BLAS, whose threads split the sums: the
+    # gradient norm that clip_norm divides by came out in other bits with two BLAS
+    # threads (OMP_NUM_THREADS=2) than with one, and so did every weight after it.
+    X = _sequences(n=64, steps=10, features=3)
+
+    def fit(blas_threads):
+        est = RNNRegressor(hidden_sizes=(128,), clip_norm=0.01, alpha=1e-3, max_epochs=2,
+                           dtype="float64", random_state=0, n_jobs=1)  # fmt: skip
+        with threadpool_limits(limits=blas_threads, user_api="blas"):
+            return est.fit(X, _target(X))
+
+    one, two = fit(1), fit(2)
+    assert _params_equal(one.params_, two.params_)
+    assert one.loss_curve_ == two.loss_curve_  # the losses' sums and the L2 term too
 
 
 @pytest.mark.parametrize("n_jobs", [1, 2])

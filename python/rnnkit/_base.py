@@ -35,7 +35,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from . import _callbacks, _network, _optimizers
+from . import _blas_free, _callbacks, _network, _optimizers
 from ._inputs import TABLE, Sequences, fit_sample_weight, validate_sequences
 from ._progress import EpochProgress
 from ._sequence_estimator import SequenceEstimator, predict_rows, step_rows
@@ -528,7 +528,7 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
             return 0.0, None, 0.0
         grad = np.concatenate([g.ravel() for g in grads.values()])
         if l2 is not None:
-            loss += 0.5 * float(np.dot(l2 * flat, flat))
+            loss += 0.5 * _blas_free.dot(l2 * flat, flat)
             grad += l2 * flat
         return loss, grad, w_sum
 

@@ -19,6 +19,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from . import ops
+from ._blas_free import one_blas_thread
 from ._inputs import fit_sample_weight, validate_sequences
 from ._sequence_estimator import (
     ClassificationTargets,
@@ -117,7 +118,7 @@ class BaseEchoState(SequenceEstimator):
         if self.return_sequences:
             features, targets, weights = step_rows(fit_mask, features, targets, weights)
         self.coef_, self.intercept_ = ridge_readout(
-            features, self._readout_targets(targets), weights, self.ridge
+            features, self._readout_targets(targets), weights, self.ridge, self._threads()
         )
         self._fit_washout = self.washout  # score keeps to it, whatever set_params does
         return self
@@ -138,7 +139,8 @@ class BaseEchoState(SequenceEstimator):
                 f"input_scaling: {self.input_scaling!r} is too large to draw weights from"
             ) from None
         weight_hh = rng.standard_normal((n, n)) * (rng.random_sample((n, n)) >= self.sparsity)
-        radius = np.abs(np.linalg.eigvals(weight_hh)).max()
+        with one_blas_thread():  # the same reservoir for any OMP_NUM_THREADS
+            radius = np.abs(np.linalg.eigvals(weight_hh)).max()
         if radius > 0:  # an all-zero draw (tiny, very sparse reservoirs) stays zero
             weight_hh *= self.spectral_radius / radius
         arrays = {
@@ -218,12 +220,14 @@ class BaseEchoState(SequenceEstimator):
         return step_rows(steps, output, targets, weights)
 
 
-def ridge_readout(features, targets, weights, ridge):
+def ridge_readout(features, targets, weights, ridge, n_threads):
     """Weighted ridge regression with an unpenalized intercept, in closed form.
 
     Minimizes ``sum_i w_i |y_i - W f_i - b|^2 + ridge |W|^2`` over ``W`` (k, N) and ``b``
     (k,), the objective of scikit-learn's ``Ridge``: centre features and targets on their
-    weighted means, then solve ``(F^T diag(w) F + ridge I) W^T = F^T diag(w) Y``.
+    weighted means, then solve ``(F^T diag(w) F + ridge I) W^T = F^T diag(w) Y``. The
+    products run on rnnkit's GEMM (``n_threads``) and the solve on one BLAS thread:
+    the same bits for any thread count (see ``_blas_free``).
     """
     # Only the weights' ratio to ridge matters: dividing both by a power of two near the
     # largest weight is exact, and keeps weights near float64's limit from overflowing
@@ -232,16 +236,23 @@ def ridge_readout(features, targets, weights, ridge):
     if weights.max() > 1.0:
         scale = np.ldexp(1.0, np.frexp(weights.max())[1] - 1)
         weights, ridge = weights / scale, ridge / scale
+    features = features.astype(np.float64, copy=False)
+    targets = targets.astype(np.float64, copy=False)
+
+    def product(a, b):
+        return ops.matmul(a, b, n_threads=n_threads)
+
     total = weights.sum()
-    feature_mean = weights @ features / total
-    target_mean = weights @ targets / total
+    feature_mean = product(weights[None], features)[0] / total
+    target_mean = product(weights[None], targets)[0] / total
     centred = features - feature_mean
     weighted = centred * weights[:, None]
-    gram = centred.T @ weighted
+    gram = product(centred.T, weighted)
     gram[np.diag_indices_from(gram)] += ridge
     # lstsq, not solve: with ridge=0 the Gram matrix of a small sample is singular.
-    coef = np.linalg.lstsq(gram, weighted.T @ (targets - target_mean), rcond=None)[0].T
-    return coef, target_mean - coef @ feature_mean
+    with one_blas_thread():
+        coef = np.linalg.lstsq(gram, product(weighted.T, targets - target_mean), rcond=None)[0].T
+    return coef, target_mean - product(coef, feature_mean[:, None])[:, 0]
 
 
 class EchoStateRegressor(RegressorMixin, RegressionTargets, BaseEchoState):

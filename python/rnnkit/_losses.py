@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._blas_free import dot
+
 HUBER_DELTA = 1.0
 
 
@@ -39,7 +41,7 @@ def regression(name, output, target, weight):
     value, grad = _REGRESSION[name](output - target)
     k = output.shape[1]
     scale = weight / weight.sum()
-    loss = float(np.dot(scale, value.sum(axis=1))) / k
+    loss = dot(scale, value.sum(axis=1)) / k
     d_output = grad * (scale / k)[:, None].astype(output.dtype)
     return loss, d_output.astype(output.dtype, copy=False)
 
@@ -62,7 +64,7 @@ def cross_entropy(output, target, weight):
         rows = -log_p[picked]
         d_output = np.exp(log_p)
         d_output[picked] -= 1.0
-    loss = float(np.dot(scale[:, 0], rows))
+    loss = dot(scale[:, 0], rows)
     return loss, (d_output * scale).astype(output.dtype)
 
 

@@ -21,15 +21,14 @@ depends on the other rows of its batch.
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 from dataclasses import dataclass, field
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
 from . import ops
+from ._blas_free import one_blas_thread
 
 
 @dataclass(frozen=True)
@@ -130,18 +129,11 @@ def _check_fits_in_memory(spec):
 def _orthogonal(rng, shape):
     """A (G*H, H) matrix with orthonormal columns, as Keras' orthogonal initializer gives
     its (H, G*H) recurrent kernel orthonormal rows."""
-    # One BLAS thread: a multithreaded QR of these small matrices gains nothing and
-    # slowed to seconds when the cores were shared with other processes.
-    with _blas().limit(limits=1, user_api="blas"):
+    # One BLAS thread: the same bits for any OMP_NUM_THREADS, and a multithreaded QR of
+    # these small matrices gains nothing (it slowed to seconds on shared cores).
+    with one_blas_thread():
         q, r = np.linalg.qr(rng.standard_normal(shape))
     return q * np.sign(np.diag(r))  # sign fix: uniform over orthogonal matrices
-
-
-@functools.cache
-def _blas():
-    """numpy's BLAS, found once: threadpool_limits would scan the loaded libraries on
-    every call (0.4 ms, twice per fit of a two-layer network)."""
-    return ThreadpoolController()
 
 
 @dataclass

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import ops
+from ._blas_free import norm
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 
@@ -74,6 +75,6 @@ def clip(grad, *, clip_value, clip_norm):
     if clip_value is not None:
         np.clip(grad, -clip_value, clip_value, out=grad)
     if clip_norm is not None:
-        factor = clip_norm / (float(np.linalg.norm(grad)) + _CLIP_NORM_EPS)
+        factor = clip_norm / (norm(grad) + _CLIP_NORM_EPS)
         if factor < 1.0:
             grad *= grad.dtype.type(factor)
