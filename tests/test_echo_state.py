@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from numpy.random import RandomState
 from sklearn.linear_model import Ridge
 from sklearn.metrics import r2_score
 from threadpoolctl import threadpool_limits
@@ -236,6 +237,20 @@ def test_a_failed_fit_keeps_the_fitted_model():
         model.fit(np.zeros((6, 5, 3)), [0, 1, 2, 0, 1])
     assert model.n_features_in_ == 2
     np.testing.assert_array_equal(model.predict(X), before)
+
+
+def test_a_failed_fit_puts_back_the_random_state():
+    # The draw of a reservoir too large for float32 is refused after the draw: the given
+    # RandomState had moved on, so a retry drew another reservoir than a first fit would.
+    X, y = np.random.default_rng(5).standard_normal((6, 5, 2)), np.arange(6.0)
+    model = EchoStateRegressor(n_reservoir=10, input_scaling=1e39, dtype="float32",
+                               random_state=RandomState(3))  # fmt: skip
+    with pytest.raises(ValueError, match="too large for float32"):
+        model.fit(X, y)
+    model.set_params(input_scaling=1.0).fit(X, y)
+    first = EchoStateRegressor(n_reservoir=10, dtype="float32", random_state=RandomState(3))
+    expected = first.fit(X, y).reservoir_
+    assert all(np.array_equal(model.reservoir_[k], expected[k]) for k in expected)
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ its epochs finishes leaves the estimator as it was before the call.
 interrupted or failed run is compared with a clean run of the epochs that finished.
 """
 
+import pickle
 import re
 
 import numpy as np
@@ -960,6 +961,39 @@ def test_predict_with_a_spoiled_fitted_weight(name, spoil, error, pattern):
     est.params_["rnn.0." + name] = spoil(est.params_["rnn.0." + name])
     with pytest.raises(error, match=f"^{name}: {pattern}"):
         est.predict(X3)
+
+
+@pytest.mark.parametrize(
+    "spoil, pattern",
+    [
+        (lambda p: p.update({"rnn.0.weight_ih": p["rnn.0.weight_ih"].T.copy()}),
+         r"^params_\['rnn.0.weight_ih'\]: expected shape \(16, 3\), got \(3, 16\)$"),
+        (lambda p: p.pop("output.bias"), r"missing \['output.bias'\], unexpected \[\]$"),
+        (lambda p: p.update({"rnn.1.weight_ih": p["rnn.0.weight_ih"]}),
+         r"missing \[\], unexpected \['rnn.1.weight_ih'\]$"),
+    ],
+    ids=["transposed", "missing", "unexpected"],
+)  # fmt: skip
+def test_warm_fit_with_spoiled_fitted_weights(spoil, pattern, forbid_training):
+    # A warm fit reads params_ as one flat vector: a transposed weight was read in the
+    # wrong layout without a word, and a missing one failed after a forward and backward
+    # with an error naming an internal array.
+    X, y = make_data(RNNRegressor, "3d")
+    est = tiny(RNNRegressor, cell="lstm", warm_start=True).fit(X, y)
+    spoil(est.params_)
+    forbid_training()
+    with pytest.raises(ValueError, match=pattern):
+        est.fit(X, y)
+
+
+def test_warm_fit_reads_params_in_the_networks_order():
+    # Weights given back as a dict in another order (from a torch state_dict, say) were
+    # concatenated in that order and read in the network's: each weight got another's.
+    X, y = make_data(RNNRegressor, "3d")
+    est = tiny(RNNRegressor, cell="lstm", warm_start=True, max_epochs=1).fit(X, y)
+    same = pickle.loads(pickle.dumps(est))
+    est.params_ = dict(reversed(list(est.params_.items())))
+    assert_params_identical(est.fit(X, y).params_, same.fit(X, y).params_)
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS)

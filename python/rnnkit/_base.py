@@ -164,12 +164,7 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
         # updated in place, are not copied (a partial_fit of one mini-batch of the mnist
         # LSTM took 7% longer): such a call restarts them instead.
         fitted_state = dict(vars(self))
-        generators = {
-            id(g): g
-            for g in (self.random_state, fitted_state.get("_random_state"))
-            if isinstance(g, np.random.RandomState)
-        }
-        generator_states = [(g, g.get_state()) for g in generators.values()]
+        restore_generators = self._saved_generators(fitted_state.get("_random_state"))
         epochs_before = None
         try:
             train, val = self._validate_fit_data(
@@ -189,8 +184,7 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
             # Bad input, a network too large to allocate, a loss that turned non-finite
             # or Ctrl-C in the call's first epoch: the estimator is what it was before.
             self._restore(fitted_state)
-            for generator, state in generator_states:
-                generator.set_state(state)
+            restore_generators()
             if epochs_before is not None and not first_pass:  # updated by the failed epoch
                 self._optimizer_state = None
             if isinstance(error, KeyboardInterrupt) and hasattr(self, "params_"):
@@ -326,8 +320,11 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
         self.best_loss_ = np.inf
 
     def _flat_params(self, dtype):
-        """Move ``params_`` into one flat vector and make ``params_`` views into it."""
-        flat = np.concatenate([np.asarray(a, dtype=dtype).ravel() for a in self.params_.values()])
+        """Move ``params_`` into one flat vector, in the network's order, and make
+        ``params_`` views into it."""
+        shapes = self._spec_.shapes()
+        self._check_params(shapes)
+        flat = np.concatenate([np.asarray(self.params_[name], dtype).ravel() for name in shapes])
         self._bind(flat)
         state = self._optimizer_state
         if _optimizers.matches(state, self.optimizer, flat):
@@ -336,6 +333,24 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
         else:
             self._optimizer_state = _optimizers.init_state(self.optimizer, flat)
         return flat
+
+    def _check_params(self, shapes):
+        """A warm fit continues from ``params_``, which the user may have replaced (with
+        a torch model's weights, say): each must be there with its shape, since the flat
+        vector would read a transposed weight, or a dict in another order, in the wrong
+        layout without a word."""
+        missing = [name for name in shapes if name not in self.params_]
+        unexpected = [name for name in self.params_ if name not in shapes]
+        if missing or unexpected:
+            raise ValueError(
+                f"params_: expected the fitted network's parameters {list(shapes)}; missing "
+                f"{missing}, unexpected {unexpected}"
+            )
+        for name, shape in shapes.items():
+            if np.shape(self.params_[name]) != shape:
+                raise ValueError(
+                    f"params_[{name!r}]: expected shape {shape}, got {np.shape(self.params_[name])}"
+                )
 
     def _bind(self, flat):
         params, offset = {}, 0

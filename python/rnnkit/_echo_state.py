@@ -85,12 +85,15 @@ class BaseEchoState(SequenceEstimator):
         there still depends on the arbitrary zero state it started from.
         """
         fitted_state = dict(vars(self))
+        restore_generators = self._saved_generators()
         try:
             return self._fit(X, y, sample_weight)
         except BaseException:
             # Validation records n_features_in_, classes_, ...: a failed call must not
-            # leave them describing data the fitted readout never saw.
+            # leave them describing data the fitted readout never saw, nor a RandomState
+            # advanced by a reservoir it dropped.
             self._restore(fitted_state)
+            restore_generators()
             raise
 
     def _fit(self, X, y, sample_weight):

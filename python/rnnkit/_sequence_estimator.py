@@ -60,6 +60,21 @@ class SequenceEstimator(BaseEstimator):
         current.update(state)
         current.update(lifecycle)
 
+    def _saved_generators(self, *others):
+        """Saves the state of each RandomState among ``random_state`` and ``others``;
+        returns the function that puts them back, for a call that fails, so that a
+        retry draws what a first call would have."""
+        generators = {
+            id(g): g for g in (self.random_state, *others) if isinstance(g, np.random.RandomState)
+        }
+        states = [(g, g.get_state()) for g in generators.values()]
+
+        def restore():
+            for generator, state in states:
+                generator.set_state(state)
+
+        return restore
+
     def _check_parameter_types(self):
         """scikit-learn's parameter validation takes True and False for numbers (bool is
         an int in Python): a parameter that is not a boolean one refuses them. ``verbose``
