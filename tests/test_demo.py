@@ -26,7 +26,7 @@ def small_demo(tmp_path_factory):
     folder = tmp_path_factory.mktemp("demo") / "plots"
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        scores = demo(folder, small=True, verbose=0)
+        scores = demo(folder, small=True, verbose=0, n_jobs=1)
     return scores, printed.getvalue(), folder
 
 
@@ -37,6 +37,7 @@ def test_demo_runs_the_three_workflows(small_demo):
     assert scores["digits"] > 0.2 and scores["text"] > 0.1
     for line in ("one-step R²", "test accuracy", "next-letter accuracy", "ms/epoch", "temperature"):
         assert line in out
+    assert "n_jobs=1" in out.splitlines()[0]
 
 
 def test_demo_saves_its_plots_as_png(small_demo):
@@ -53,7 +54,15 @@ def test_demo_command_line(tmp_path, monkeypatch, capsys):
     calls = []
     monkeypatch.setattr("rnnkit.__main__.demo", lambda *a, **k: calls.append((a, k)))
     main(["demo", "--small", "--out", str(tmp_path), "--seed", "3"])
-    assert calls == [((str(tmp_path),), {"small": True, "seed": 3})]
+    assert calls == [((str(tmp_path),), {"small": True, "seed": 3, "n_jobs": None})]
+    main(["demo", "--out", str(tmp_path), "--n-jobs", "1"])
+    assert calls.pop() == ((str(tmp_path),), {"small": False, "seed": 0, "n_jobs": 1})
+    for bad in ("0", "two"):
+        with pytest.raises(SystemExit):
+            main(["demo", "--n-jobs", bad])
+        assert f"--n-jobs: expected a positive number of threads, got {bad!r}" in (
+            capsys.readouterr().err
+        )
     with pytest.raises(SystemExit):
         main(["train"])
     assert "invalid choice" in capsys.readouterr().err

@@ -1,6 +1,6 @@
 """rnnkit: fast CPU recurrent neural networks (RNN, LSTM, GRU) for scikit-learn users."""
 
-from . import data, ops, text
+from . import data, ops, plotting, text
 from ._echo_state import EchoStateClassifier, EchoStateRegressor
 from ._estimators import RNNClassifier, RNNRegressor
 from ._forecaster import RNNForecaster
@@ -15,6 +15,7 @@ __all__ = [
     "RNNRegressor",
     "data",
     "ops",
+    "plotting",
     "text",
     "__version__",
 ]

@@ -36,11 +36,13 @@ TEXT = (
 )
 
 
-def demo(out="rnnkit-demo", *, small=False, seed=0, verbose=1):
-    """Run the three workflows; return their scores. ``small``: a quick smoke run."""
+def demo(out="rnnkit-demo", *, small=False, seed=0, verbose=1, n_jobs=None):
+    """Run the three workflows; return their scores. ``small``: a quick smoke run;
+    ``n_jobs``: the estimators' (None: every core)."""
     out, plotting = plot_folder(out), _plotting()
     info = ops.kernel_info()
-    print(f"rnnkit demo: kernels {info['isa']}, {info['threads']} threads")
+    threads = f"{info['threads']} threads" if n_jobs is None else f"n_jobs={n_jobs}"
+    print(f"rnnkit demo: kernels {info['isa']}, {threads}")
     print(f"plots go to {out.resolve()}" if plotting else _NO_PLOTS)
     scores = {}
     with warnings.catch_warnings():
@@ -48,7 +50,8 @@ def demo(out="rnnkit-demo", *, small=False, seed=0, verbose=1):
         warnings.simplefilter("ignore", ConvergenceWarning)
         for name, run in (("cosine", _cosine), ("digits", _digits), ("text", _text)):
             start = time.perf_counter()
-            scores[name] = run(out, plotting, small=small, seed=seed, verbose=verbose)
+            options = dict(random_state=seed, verbose=verbose, n_jobs=n_jobs)
+            scores[name] = run(out, plotting, small=small, seed=seed, options=options)
             print(f"  ({time.perf_counter() - start:.1f} s)\n")
     return scores
 
@@ -65,7 +68,7 @@ def plot_folder(out):
     return out
 
 
-def _cosine(out, plotting, *, small, seed, verbose):
+def _cosine(out, plotting, *, small, seed, options):
     print("1. Forecast a noisy cosine: RNNForecaster(cell='rnn'), 40 steps of history")
     rng = np.random.default_rng(seed)
     t = np.arange(1200 if not small else 300) * 0.1
@@ -73,8 +76,7 @@ def _cosine(out, plotting, *, small, seed, verbose):
     split = int(0.8 * len(series))
     model = RNNForecaster(
         lookback=40, cell="rnn", hidden_sizes=(64,) if not small else (8,),
-        max_epochs=150 if not small else 2, learning_rate=2e-3, tol=1e-6, random_state=seed,
-        verbose=verbose,
+        max_epochs=150 if not small else 2, learning_rate=2e-3, tol=1e-6, **options,
     ).fit(series[:split])  # fmt: skip
     score = model.score(series[split - 40 :])
     _report(model, f"one-step R² on the last 20%: {score:.4f}")
@@ -89,7 +91,7 @@ def _cosine(out, plotting, *, small, seed, verbose):
     return score
 
 
-def _digits(out, plotting, *, small, seed, verbose):
+def _digits(out, plotting, *, small, seed, options):
     print("2. Digits read row by row: RNNClassifier(cell='lstm') on 8 rows of 8 pixels")
     digits = load_digits()
     X = digits.images / 16.0  # (n, 8 rows = steps, 8 pixels = features)
@@ -99,7 +101,7 @@ def _digits(out, plotting, *, small, seed, verbose):
     model = RNNClassifier(
         cell="lstm", hidden_sizes=(128,) if not small else (8,),
         max_epochs=100 if not small else 2, learning_rate=5e-3, early_stopping=True,
-        validation_fraction=0.15, random_state=seed, verbose=verbose,
+        validation_fraction=0.15, **options,
     ).fit(X_train, y_train)  # fmt: skip
     score = model.score(X_test, y_test)
     _report(model, f"test accuracy: {score:.4f}")
@@ -112,15 +114,14 @@ def _digits(out, plotting, *, small, seed, verbose):
     return score
 
 
-def _text(out, plotting, *, small, seed, verbose):
+def _text(out, plotting, *, small, seed, options):
     print("3. Next letter: RNNClassifier(cell='gru', return_sequences=True) on characters")
     text = TEXT if not small else TEXT[:200]
     vocabulary = Vocabulary(text)
     X, y = vocabulary.windows(text, 40, step=2)
     model = RNNClassifier(
         cell="gru", hidden_sizes=(128,) if not small else (8,), return_sequences=True,
-        max_epochs=60 if not small else 2, learning_rate=1e-2, random_state=seed,
-        verbose=verbose,
+        max_epochs=60 if not small else 2, learning_rate=1e-2, **options,
     ).fit(X, y)  # fmt: skip
     score = model.score(X, y)
     _report(model, f"next-letter accuracy on the text: {score:.4f}")

@@ -63,7 +63,9 @@ _COMMON_DOC = """
     random_state : int, RandomState instance or None, default=None
         The same seed gives the same model, bit for bit, whatever ``n_jobs``.
     n_jobs : int or None, default=None
-        Threads for the kernels; None uses all that OpenMP sees, -1 all cores.
+        Threads for the kernels; None uses all that OpenMP sees, -1 all cores. Use 1
+        while other programs keep the cores busy: threads that wait for each other
+        then run many times slower than one (see the README).
     verbose : int or bool, default=0
         1 (or True): a progress bar per epoch with the loss and validation metrics.
     dtype : {"float32", "float64"}, default="float32"
@@ -83,7 +85,7 @@ _COMMON_DOC = """
     best_loss_ : float
     n_iter_ : int
         Epochs run.
-"""
+{attributes}"""
 
 _LOSS_DOC = """    loss : {"mse", "mae", "huber"}, default="mse"
         Keras' and PyTorch's losses (mean over the outputs; huber with delta 1).
@@ -101,9 +103,15 @@ _CLASS_WEIGHT_DOC = """    class_weight : dict, "balanced" or None, default=None
 
 
 class RNNRegressor(RegressorMixin, RegressionTargets, BaseRNN):
-    """Recurrent network regressor: sequences in, a value (or one per step) out."""
+    """Recurrent network regressor: sequences in, a value (or one per step) out.
 
-    __doc__ += _COMMON_DOC.replace("{extra}", _LOSS_DOC)
+    Several targets per sample (or per step) train one output each.
+    """
+
+    __doc__ += _COMMON_DOC.replace("{extra}", _LOSS_DOC).replace(
+        "{attributes}",
+        "    n_outputs_ : int\n        Values predicted per sample (or per step).\n",
+    )
 
     _parameter_constraints = {
         **BaseRNN._parameter_constraints,
@@ -177,7 +185,9 @@ class RNNClassifier(ClassifierMixin, ClassificationTargets, BaseRNN):
     Labels may be of any type (strings too).
     """
 
-    __doc__ += _COMMON_DOC.replace("{extra}", _CLASS_WEIGHT_DOC)
+    __doc__ += _COMMON_DOC.replace("{extra}", _CLASS_WEIGHT_DOC).replace(
+        "{attributes}", "    classes_ : ndarray\n        The labels, sorted.\n"
+    )
 
     _parameter_constraints = {
         **BaseRNN._parameter_constraints,

@@ -73,6 +73,8 @@ class RNNForecaster(BaseEstimator):
         ``score``'s series must have the same columns in the same order.
     history_ : dict of lists
         The regressor's training history (``loss``, ``val_loss``, ...).
+    loss_curve_ : list of float
+        The regressor's training loss per epoch (``history_["loss"]``).
     last_windows_ : list of arrays (lookback, n_features)
         The end of each fitted series, which ``predict`` continues.
     """
