@@ -220,6 +220,18 @@ def bench_latency_workload(wl, args, keras) -> dict:
                 return model(x_torch)
 
         fns["torch"] = torch_forward
+
+        def torch_forward_one_thread():
+            # torch's batch-1 forward opens a parallel region per step, and at batch 1 it
+            # ran faster on one thread than on two: timed both ways, the faster one counts.
+            torch.set_num_threads(1)
+            try:
+                return torch_forward()
+            finally:
+                torch.set_num_threads(args.threads)
+
+        if args.threads > 1:
+            fns["torch 1 thread"] = torch_forward_one_thread
     if keras is not None:
         keras_model = build_keras_model(keras, wl)
         # predict_on_batch runs the compiled predict step (traced in the warmup call).
