@@ -785,6 +785,24 @@ def test_balanced_class_weight_counts_the_sample_weights(return_sequences):
     assert not _params_equal(weighted.params_, RNNClassifier(**options).fit(X, y).params_)
 
 
+def test_balanced_class_weight_of_huge_sample_weights():
+    # Only the weights' ratios matter: n_classes * count overflowed to inf for a class
+    # holding a weight near float64's limit, and its class weight became 0.
+    X = _sequences(n=20)
+    y = np.repeat(["a", "b"], 10)
+    weights = np.ones(20)
+    weights[0] = 1e308
+    est = RNNClassifier(hidden_sizes=(3,), class_weight="balanced", max_epochs=1, **SERIAL)
+    est.fit(X, y, sample_weight=weights)
+    targets = np.repeat([0, 1], 10)
+    huge, scaled = (
+        est._target_weights(targets, weights),
+        est._target_weights(targets, weights * 1e-300),
+    )
+    assert_allclose(huge, scaled, rtol=1e-12)  # class weights: ratios of the weights
+    assert huge[0] > 0 and huge[10] > huge[0]
+
+
 # -- optimization -------------------------------------------------------------------------
 
 

@@ -288,9 +288,11 @@ class RNNClassifier(ClassifierMixin, ClassificationTargets, BaseRNN):
                 weights if target.ndim == 1 else np.broadcast_to(weights[:, None], target.shape)
             )
             counts = np.bincount(target[observed], step_weights[observed], n_classes)
-            # A class with no weight has no sample for its factor to multiply.
+            # A class with no weight has no sample for its factor to multiply. Divided
+            # before the class's count multiplies in: weights near float64's limit
+            # overflowed n_classes * count to inf, and that class's factor to 0.
             per_class = np.ones(n_classes)
-            np.divide(counts.sum(), n_classes * counts, out=per_class, where=counts > 0)
+            np.divide(counts.sum() / n_classes, counts, out=per_class, where=counts > 0)
         else:
             per_class = compute_class_weight(
                 self.class_weight, classes=self.classes_, y=self.classes_
