@@ -14,6 +14,7 @@ import pytest
 
 from _gradcheck import assert_gradients_match_fd
 from rnnkit import RNNClassifier, RNNRegressor
+from rnnkit._base import _weighed
 from rnnkit._inputs import validate_sequences
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -38,9 +39,7 @@ def batch_objective(est, X, y, sample_weight):
     seqs = validate_sequences(est, X, reset=False, dtype=dtype)
     targets = est._validate_targets(y, seqs, reset=False)
     weights = np.ones(len(seqs)) if sample_weight is None else np.asarray(sample_weight)
-    factors = est._target_weights(targets, weights)
-    if factors is not None:
-        weights = weights * factors if factors.ndim == 1 else weights[:, None] * factors
+    weights = _weighed(weights, est._target_weights(targets, weights))
     l2 = est._l2_factors()
     generator = np.random.default_rng(0)  # no dropout: never drawn from
 

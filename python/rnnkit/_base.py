@@ -543,8 +543,9 @@ class BaseRNN(CallbackSupportMixin, SequenceEstimator):
             return 0.0, None, 0.0
         grad = np.concatenate([g.ravel() for g in grads.values()])
         if l2 is not None:
-            loss += 0.5 * _blas_free.dot(l2 * flat, flat)
-            grad += l2 * flat
+            penalty_grad = l2 * flat
+            loss += 0.5 * _blas_free.dot(penalty_grad, flat)
+            grad += penalty_grad
         return loss, grad, w_sum
 
     def _gradient(self, batch, target, weight, generator, threads, workspace=None):

@@ -229,8 +229,10 @@ def ridge_readout(features, targets, weights, ridge, n_threads):
     Minimizes ``sum_i w_i |y_i - W f_i - b|^2 + ridge |W|^2`` over ``W`` (k, N) and ``b``
     (k,), the objective of scikit-learn's ``Ridge``: centre features and targets on their
     weighted means, then solve ``(F^T diag(w) F + ridge I) W^T = F^T diag(w) Y``. The
-    products run on rnnkit's GEMM (``n_threads``) and the solve on one BLAS thread:
-    the same bits for any thread count (see ``_blas_free``).
+    products run on rnnkit's GEMM (``n_threads``), which takes one dtype: features,
+    targets and weights are float64, as ``_states``, ``_readout_targets`` and the sample
+    weights give them. The solve runs on one BLAS thread: the same bits for any thread
+    count (see ``_blas_free``).
     """
     # Only the weights' ratio to ridge matters: dividing both by a power of two near the
     # largest weight is exact, and keeps weights near float64's limit from overflowing
@@ -239,8 +241,6 @@ def ridge_readout(features, targets, weights, ridge, n_threads):
     if weights.max() > 1.0:
         scale = np.ldexp(1.0, np.frexp(weights.max())[1] - 1)
         weights, ridge = weights / scale, ridge / scale
-    features = features.astype(np.float64, copy=False)
-    targets = targets.astype(np.float64, copy=False)
 
     def product(a, b):
         return ops.matmul(a, b, n_threads=n_threads)
