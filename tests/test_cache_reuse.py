@@ -1,5 +1,5 @@
 """Training reuses the cache arrays of a consumed backward for the next forward (the
-network's ``workspace``, ``ops.forward(_reuse=...)``): the same results bit for bit, the
+network's ``workspace``, ``ops._run_forward(reuse=...)``): the same results bit for bit, the
 same arrays, fresh ones when the shapes change, and checked arguments."""
 
 import numpy as np
@@ -9,6 +9,15 @@ from test_network_gradients import make_inputs, make_params, make_spec
 from rnnkit import _core, _network, ops
 
 CELLS = ["rnn", "lstm", "gru"]
+
+
+def forward_reusing(cell, x, weights, reuse, training=False):
+    """ops.forward for arguments already checked, with the network's ``reuse``."""
+    return ops._run_forward(
+        cell, x, tuple(weights), h0=None, c0=None, lengths=None, reverse=False,
+        activation="tanh", training=training, n_threads=1, leak_rate=1.0,
+        return_sequences=True, borrow=False, reuse=reuse,
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -49,7 +58,7 @@ def test_ops_reuse_only_fitting_arrays(cell):
 
     def run(batch, reuse):
         x = np.random.default_rng(batch).normal(size=(batch, 7, n_in))
-        result = ops.forward(cell, x, *weights, training=True, _reuse=reuse)
+        result = forward_reusing(cell, x, weights, reuse, training=True)
         arrays = result.cache.arrays
         return result, arrays, ops.backward(result.cache, np.ones((batch, 7, H)))
 
@@ -64,7 +73,7 @@ def test_ops_reuse_only_fitting_arrays(cell):
     _, other, _ = run(3, reused)
     assert not any(a is b for a, b in zip(other, reused))
     # Inference keeps no cache and ignores them.
-    assert ops.forward(cell, np.ones((4, 7, n_in)), *weights, _reuse=spent).cache is None
+    assert forward_reusing(cell, np.ones((4, 7, n_in)), weights, spent).cache is None
 
 
 def test_core_checks_reused_arrays():
@@ -121,7 +130,7 @@ def test_inference_scratch_of_another_shape_is_not_used():
     weights = [rng.normal(size=s) for s in ((8, 3), (8, 2), (8,), (8,))]  # lstm, H = 2
     x = rng.normal(size=(4, 7, 3))
     wrong = np.full((7, 5, 8), np.nan)  # batch 5, not 4
-    result = ops.forward("lstm", x, *weights, _reuse=(wrong, None, None, None))
+    result = forward_reusing("lstm", x, weights, (wrong, None, None, None))
     np.testing.assert_array_equal(result.output, ops.forward("lstm", x, *weights).output)
     assert np.isnan(wrong).all()  # untouched
     with pytest.raises(ValueError, match="reuse\\[0\\]: expected shape \\(7, 4, 8\\)"):

@@ -334,7 +334,7 @@ def _recurrent_params(params, layer, suffix):
 
 
 def _reusable(workspace, key, training, spec, x, layer):
-    """What ``ops.forward(_reuse=...)`` can fill for layer ``key`` from ``workspace``:
+    """What ``ops._run_forward(reuse=...)`` can fill for layer ``key`` from ``workspace``:
     in training, the cache arrays the last backward consumed (None when there are none);
     in inference, a (T, B, G*H) scratch kept there for the next call of the same shape."""
     if workspace is None:

@@ -138,8 +138,6 @@ def forward(
     n_threads=None,
     leak_rate=1.0,
     return_sequences=True,
-    _borrow=False,
-    _reuse=None,
 ):
     """Run one recurrent layer over a batch of sequences.
 
@@ -165,14 +163,6 @@ def forward(
         ``c_n``), as Keras' ``return_sequences=False``: a many-to-one model needs no
         (B, T, H) output. Training and :func:`backward` work the same (pass
         ``d_output=None``).
-    _borrow : internal (rnnkit's network): the cache references ``x``, the weights and
-        ``lengths`` instead of copying them; the caller leaves them unchanged until
-        :func:`backward`.
-    _reuse : internal (rnnkit's network): the arrays of a consumed cache (its
-        ``arrays`` before :func:`backward`), reused for this call's cache when their shapes
-        and dtype fit, so that training does not fault in fresh memory at every step; in
-        inference the first, gates-shaped (T, B, G*H), holds the input projection of a
-        batch smaller than a micro-kernel tile (larger ones need none).
 
     Returns
     -------
@@ -206,7 +196,7 @@ def forward(
     return _run_forward(
         cell, x, (weight_ih, weight_hh, bias_ih, bias_hh), h0=h0, c0=c0, lengths=lengths,
         reverse=reverse, activation=activation, training=training, n_threads=threads,
-        leak_rate=leak_rate, return_sequences=return_sequences, borrow=_borrow, reuse=_reuse,
+        leak_rate=leak_rate, return_sequences=return_sequences, borrow=False, reuse=None,
     )  # fmt: skip
 
 
@@ -218,7 +208,15 @@ def _run_forward(
     them: C-contiguous arrays of x's dtype, ``lengths`` int64 or None, bools, an int
     ``n_threads``. rnnkit's network calls it directly with arrays it made itself: the
     checks cost a batch-1 prediction more than a layer's own arithmetic, and ``_core``
-    checks every shape and dtype again, so nothing reaches a kernel out of bounds."""
+    checks every shape and dtype again, so nothing reaches a kernel out of bounds.
+
+    ``borrow``: the cache references ``x``, the weights and ``lengths`` instead of
+    copying them; the caller leaves them unchanged until :func:`backward`. ``reuse``:
+    the arrays of a consumed cache (its ``arrays`` before :func:`backward`), reused for
+    this call's cache when their shapes and dtype fit, so that training does not fault in
+    fresh memory at every step; in inference the first, gates-shaped (T, B, G*H), holds
+    the input projection of a batch smaller than a micro-kernel tile (larger ones need
+    none). Both are for the network only, which is why :func:`forward` has neither."""
     B, T, _ = x.shape
     weight_ih, weight_hh, bias_ih, bias_hh = weights
     H = weight_hh.shape[1]
