@@ -698,7 +698,7 @@ BAD_PARAMS = [
     ("tol", NAN, InvalidParameterError, "IPE"),
     ("warm_start", "no", InvalidParameterError, "IPE"),
     ("random_state", "x", InvalidParameterError, "IPE"),
-    ("n_jobs", 0, ValueError, r"^n_jobs: expected a positive number of threads, -1 or None"),
+    ("n_jobs", 0, ValueError, r"^n_jobs: expected a positive number of threads, a negative one"),
     # scikit-learn's validation takes True and False for numbers
     ("n_jobs", True, InvalidParameterError, "IPE"),
     ("batch_size", True, InvalidParameterError, "IPE"),

@@ -99,7 +99,8 @@ class SequenceEstimator(BaseEstimator):
         scikit-learn's parameter validation takes True for an integer: refused here."""
         if isinstance(self.n_jobs, bool) or self.n_jobs == 0:
             raise ValueError(
-                f"n_jobs: expected a positive number of threads, -1 or None, got {self.n_jobs!r}"
+                "n_jobs: expected a positive number of threads, a negative one as joblib's (-1 "
+                f"every core, -2 all but one) or None, got {self.n_jobs!r}"
             )
         if self.n_jobs is None:
             return None
