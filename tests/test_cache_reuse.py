@@ -93,6 +93,7 @@ def test_core_checks_reused_arrays():
         ((np.empty((3, 2, 5)), *good[1:]), "reuse\\[0\\]: expected shape \\(3, 2, 4\\)"),
         ((good[0], good[1], np.empty((3, 2, 1), np.float32), good[3]), "reuse\\[2\\]"),
         (good[:3], "reuse: expected None or 4 cache arrays"),
+        ((good[0].tolist(), *good[1:]), "reuse\\[0\\]: expected a numpy array, got list"),
     ]
     for reuse, message in cases:
         with pytest.raises((ValueError, TypeError), match=message):

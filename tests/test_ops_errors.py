@@ -972,6 +972,11 @@ def core_forward_cases(cell, dtype):
     case("lengths", ValueError, lengths=np.array([1, 9, 1, 9, 1, 9], np.int64)[::2])
     case("lengths", TypeError, lengths=np.array([1, 1, 1], np.int32))
     case("lengths", TypeError, lengths=np.array([1.0, 1.0, 1.0]))
+    # Lists: converted, their temporary arrays were freed before the kernels read them.
+    case("lengths: expected a numpy array, got list", TypeError, lengths=[T, 1, 2])
+    case("h0: expected a numpy array, got list", TypeError, h0=base["h0"].tolist())
+    if cell == "lstm":
+        case("c0: expected a numpy array, got tuple", TypeError, c0=tuple(base["c0"].tolist()))
     case("n_threads", ValueError, n_threads=0)
     case("n_threads", ValueError, n_threads=-4)
     add_leak_rate_cases(case, cell)
@@ -1079,6 +1084,8 @@ def core_backward_cases(cell, dtype):
     case("d_output", TypeError, d_output=base["d_output"].astype(other))
     case("d_h_n", ValueError, d_h_n=np.zeros((B + 1, H), dtype))
     case("d_h_n", TypeError, d_h_n=np.zeros((B, H), other))
+    for name in ("lengths", "d_output", "d_h_n") + (("d_c_n",) if cell == "lstm" else ()):
+        case(f"{name}: expected a numpy array, got list", TypeError, **{name: base[name].tolist()})
     case("bptt_steps", ValueError, bptt_steps=-1)
     case("n_threads", ValueError, n_threads=0)
     add_leak_rate_cases(case, cell)

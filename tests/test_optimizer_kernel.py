@@ -190,12 +190,14 @@ def _read_only(n=5):
         (dict(second=_read_only()), ValueError, "second: expected a writeable array"),
         (dict(params=_read_only()), ValueError, "params: expected a writeable array"),
         (dict(second=None), ValueError, "second: expected an array for adam"),
+        # A list was converted into a temporary array the update then wrote after its free.
+        (dict(second=[0.0] * 5), TypeError, "second: expected a numpy array, got list"),
         (dict(kind="sgd"), ValueError, "second: expected an array for adam and None"),
         (dict(t=0), ValueError, "t: expected a positive integer"),
         (dict(n_threads=0), ValueError, "n_threads: expected an integer"),
     ],
     ids=["kind", "dtype", "shape", "ndim", "read-only second", "read-only params",
-         "adam without second", "sgd with second", "t", "threads"],
+         "adam without second", "list second", "sgd with second", "t", "threads"],
 )  # fmt: skip
 def test_bad_arguments_are_refused_before_any_write(changes, error, message):
     arguments = _arguments(**changes)

@@ -56,9 +56,20 @@ T* checked_writeable(const py::array& array, const char* name, const Shape& shap
     return const_cast<T*>(data);
 }
 
+// `object` itself as a numpy array, never a conversion: cast<py::array>() made a list
+// into a temporary array, freed as soon as the pointer to its data was taken, and the
+// kernels read (the optimizer's second moment: wrote) freed memory; lengths were even
+// range-checked in it. Borrowed, the caller's argument keeps the data alive.
+inline py::array as_array(const py::object& object, const char* name) {
+    if (!py::isinstance<py::array>(object))
+        throw py::type_error(std::string(name) + ": expected a numpy array, got " +
+                             std::string(py::str(py::type::of(object).attr("__name__"))));
+    return py::reinterpret_borrow<py::array>(object);
+}
+
 template <class T>
 const T* optional(const py::object& object, const char* name, const Shape& shape) {
-    return object.is_none() ? nullptr : checked<T>(object.cast<py::array>(), name, shape);
+    return object.is_none() ? nullptr : checked<T>(as_array(object, name), name, shape);
 }
 
 template <class T>

@@ -25,7 +25,7 @@ void optimizer_update(const rnnkit::UpdateRule& rule, const py::array& params,
     const bool adam = rule.kind == rnnkit::Optimizer::adam;
     if (adam == second.is_none())
         throw py::value_error("second: expected an array for adam and None otherwise");
-    args.second = adam ? checked_writeable<T>(second.cast<py::array>(), "second", {n}) : nullptr;
+    args.second = adam ? checked_writeable<T>(as_array(second, "second"), "second", {n}) : nullptr;
     if (adam && rule.t < 1) throw py::value_error("t: expected a positive integer");
     const int threads = checked_threads(n_threads);
     py::gil_scoped_release release;

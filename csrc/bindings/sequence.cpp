@@ -32,7 +32,7 @@ rnnkit::SequenceShape make_shape(const std::string& cell, const std::string& act
 template <class T>
 py::array_t<T> cache_array(const py::object& reuse, const char* name, const Shape& shape) {
     if (reuse.is_none()) return py::array_t<T>(shape);
-    const auto array = reuse.cast<py::array>();
+    const py::array array = as_array(reuse, name);
     checked_writeable<T>(array, name, shape);
     return py::reinterpret_borrow<py::array_t<T>>(array);
 }
