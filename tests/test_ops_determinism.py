@@ -161,6 +161,19 @@ def test_thread_count_does_not_change_bits(
     assert_bitwise((fwd, None), (results[0][0], None), "training=False")
 
 
+@pytest.mark.parametrize("cell", sorted(ops.GATES))
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(40, 5, 9, 90), (1, 6, 4, 300)], ids=["40x5x9x90", "1x6x4x300"])
+def test_idle_threads_change_no_bits(cell, dtype, shape):
+    """Every region asks OpenMP for all n_threads and only some of them work (the rest
+    wait at its end): with 16 threads, the time loops of these shapes share each step's
+    tiles between 2 to 10 workers, which meet at their own barrier after every step."""
+    case = make_case(cell, dtype, *shape, seed=5, var_lengths=True)
+    for reverse in (False, True):
+        one, many = (run(cell, "tanh", case, reverse=reverse, n_threads=n) for n in (1, 16))
+        assert_bitwise(one, many, f"n_threads=16 reverse={reverse}")
+
+
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_gates_side_by_side_or_per_gate_give_the_same_bits(cell, dtype):

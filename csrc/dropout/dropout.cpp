@@ -73,9 +73,9 @@ void dropout(const DropoutShape& shape, const DropoutArgs<T>& args, int n_thread
     const int64_t n_blocks = ceil_div(shape.n, kBlock);
     // About sixteen operations an element (the hash, shared by two, and the product).
     const int threads = threads_for(n_threads, n_blocks, 16 * shape.n);
-#pragma omp parallel for schedule(static) num_threads(threads)
-    for (int64_t block = 0; block < n_blocks; ++block)
+    parallel_for(n_threads, threads, n_blocks, [&](int64_t block) {
         dropout_block(shape, args, keep, block * kBlock, std::min(shape.n, (block + 1) * kBlock));
+    });
 }
 
 template void dropout<float>(const DropoutShape&, const DropoutArgs<float>&, int);

@@ -1,6 +1,8 @@
 #include "gemm/gemm.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <memory>
 
 #include "common/aligned_buffer.hpp"
 #include "common/openmp.hpp"
@@ -97,10 +99,15 @@ void gemm_block(const GemmShape& shape, const GemmArgs<T>& args, int n_threads,
     AlignedBuffer<T> a_packed(
         rows_in_place || share_a ? 0 : static_cast<int64_t>(threads) * mc * kc_max);
 
-#pragma omp parallel num_threads(threads)
-    {
+    // Blocks are handed out in turn at each depth block, a counter each: a thread that
+    // loses its core leaves its blocks to the others.
+    const int64_t depth_blocks = ceil_div(k, kc_max);
+    std::unique_ptr<std::atomic<int64_t>[]> next_block(new std::atomic<int64_t>[depth_blocks]);
+    for (int64_t kb = 0; kb < depth_blocks; ++kb) next_block[kb].store(0);
+
+    run_workers(n_threads, threads, [&](const Worker& worker) {
         DenormalGuard denormals;
-        T* a_block = a_packed.data() + thread_index() * mc * kc_max;
+        T* a_block = a_packed.data() + worker.index * mc * kc_max;
         for (int64_t k0 = 0; k0 < k; k0 += kc_max) {
             const int64_t kc = std::min(kc_max, k - k0);
             const int64_t parity = (k0 / kc_max) % 2;
@@ -108,51 +115,50 @@ void gemm_block(const GemmShape& shape, const GemmArgs<T>& args, int n_threads,
             T* const a_all = a_shared.data() + parity * a_shared_size;
             // B's column panels are shared by all row blocks (and a shared A's row
             // panels by all column blocks): pack them once, each thread a run.
-            {
-                const auto [p0, p1] = team_share(n_panels);
-                if (p0 < p1)
-                    pack_panels(MatrixView<T>{b.at(k0, p0 * nr), b.col_stride, b.row_stride}, kc,
-                                std::min(n, p1 * nr) - p0 * nr, nr, b_block + p0 * nr * kc);
-                if (share_a) {
-                    const auto [q0, q1] = team_share(row_panels_all);
-                    if (q0 < q1)
-                        pack_panels(MatrixView<T>{a.at(q0 * mr, k0), a.row_stride, a.col_stride},
-                                    kc, std::min(m, q1 * mr) - q0 * mr, mr, a_all + q0 * mr * kc);
-                }
+            const TeamShare panels = worker.share(n_panels);
+            if (panels.begin < panels.end)
+                pack_panels(MatrixView<T>{b.at(k0, panels.begin * nr), b.col_stride, b.row_stride},
+                            kc, std::min(n, panels.end * nr) - panels.begin * nr, nr,
+                            b_block + panels.begin * nr * kc);
+            if (share_a) {
+                const TeamShare a_panels = worker.share(row_panels_all);
+                if (a_panels.begin < a_panels.end)
+                    pack_panels(
+                        MatrixView<T>{a.at(a_panels.begin * mr, k0), a.row_stride, a.col_stride},
+                        kc, std::min(m, a_panels.end * mr) - a_panels.begin * mr, mr,
+                        a_all + a_panels.begin * mr * kc);
             }
-#pragma omp barrier
+            worker.sync();
             const bool add = accumulate || k0 > 0;
-#pragma omp for collapse(2) schedule(dynamic) nowait
-            for (int64_t rb = 0; rb < row_blocks; ++rb) {
-                for (int64_t cb = 0; cb < col_blocks; ++cb) {
-                    const int64_t i0 = rb * mc, rows = std::min(mc, m - i0);
-                    const int64_t row_panels = ceil_div(rows, mr);
-                    // The panels of an A read in place; the rest packed.
-                    const int64_t in_place = rows_in_place      ? row_panels
-                                             : columns_in_place ? rows / mr
-                                                                : 0;
-                    const int64_t packed = std::min(rows, in_place * mr);
-                    T* const a_rows = share_a ? a_all + i0 * kc : a_block;
-                    if (packed < rows && !share_a)
-                        pack_panels(
-                            MatrixView<T>{a.at(i0 + packed, k0), a.row_stride, a.col_stride}, kc,
-                            rows - packed, mr, a_block + packed * kc);
-                    const int64_t p_end = std::min(n_panels, (cb + 1) * col_panels_per_block);
-                    for (int64_t p = cb * col_panels_per_block; p < p_end; ++p) {
-                        for (int64_t ip = 0; ip < row_panels; ++ip) {
-                            const int64_t i = i0 + ip * mr, j = p * nr;
-                            const bool direct = ip < in_place;
-                            const MatrixView<T> rows_of_a =
-                                direct ? MatrixView<T>{a.at(i, k0), a.row_stride, a.col_stride}
-                                       : MatrixView<T>{a_rows + ip * mr * kc, 1, mr};
-                            kernel.tile({kc, rows_of_a, b_block + p * nr * kc, c + i * ldc + j, ldc,
-                                         std::min(mr, m - i), std::min(nr, n - j), add});
-                        }
+            std::atomic<int64_t>& next = next_block[k0 / kc_max];
+            for (int64_t block = next++; block < row_blocks * col_blocks; block = next++) {
+                const int64_t rb = block / col_blocks, cb = block % col_blocks;
+                const int64_t i0 = rb * mc, rows = std::min(mc, m - i0);
+                const int64_t row_panels = ceil_div(rows, mr);
+                // The panels of an A read in place; the rest packed.
+                const int64_t in_place = rows_in_place      ? row_panels
+                                         : columns_in_place ? rows / mr
+                                                            : 0;
+                const int64_t packed = std::min(rows, in_place * mr);
+                T* const a_rows = share_a ? a_all + i0 * kc : a_block;
+                if (packed < rows && !share_a)
+                    pack_panels(MatrixView<T>{a.at(i0 + packed, k0), a.row_stride, a.col_stride},
+                                kc, rows - packed, mr, a_block + packed * kc);
+                const int64_t p_end = std::min(n_panels, (cb + 1) * col_panels_per_block);
+                for (int64_t p = cb * col_panels_per_block; p < p_end; ++p) {
+                    for (int64_t ip = 0; ip < row_panels; ++ip) {
+                        const int64_t i = i0 + ip * mr, j = p * nr;
+                        const bool direct = ip < in_place;
+                        const MatrixView<T> rows_of_a =
+                            direct ? MatrixView<T>{a.at(i, k0), a.row_stride, a.col_stride}
+                                   : MatrixView<T>{a_rows + ip * mr * kc, 1, mr};
+                        kernel.tile({kc, rows_of_a, b_block + p * nr * kc, c + i * ldc + j, ldc,
+                                     std::min(mr, m - i), std::min(nr, n - j), add});
                     }
                 }
             }
         }
-    }
+    });
 }
 
 }  // namespace

@@ -64,9 +64,9 @@ void run_blocks(int64_t n, const Rule& rule, const UpdateArgs<T>& args, int n_th
     const int64_t n_blocks = ceil_div(n, kBlock);
     // About eight operations an element; memory-bound beyond L2.
     const int threads = threads_for(n_threads, n_blocks, 8 * n);
-#pragma omp parallel for schedule(static) num_threads(threads)
-    for (int64_t block = 0; block < n_blocks; ++block)
+    parallel_for(n_threads, threads, n_blocks, [&](int64_t block) {
         rule(args, block * kBlock, std::min(n, (block + 1) * kBlock));
+    });
 }
 
 }  // namespace

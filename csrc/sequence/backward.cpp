@@ -60,13 +60,12 @@ void column_sums(const ColumnSums<T>& a, int n_threads) {
     using Sum = std::conditional_t<std::is_same_v<T, float>, double, T>;
     constexpr int64_t chunk = 64;
     const int64_t chunks = ceil_div(cols, chunk);
-#pragma omp parallel num_threads(threads_for(n_threads, chunks, rows* cols))
-    {
+    run_workers(n_threads, threads_for(n_threads, chunks, rows * cols), [&](const Worker& worker) {
         // As in the GEMM that computes the same gradient for wider inputs: a denormal
         // in x gave d_weight_ih 1e-38 here and 0 there.
         DenormalGuard denormals;
-#pragma omp for schedule(static)
-        for (int64_t c = 0; c < chunks; ++c) {
+        const TeamShare own = worker.share(chunks);
+        for (int64_t c = own.begin; c < own.end; ++c) {
             const int64_t j0 = c * chunk, width = std::min(chunk, cols - j0);
             Sum acc[chunk] = {};
             T acc_x[kThinInputs][chunk] = {};
@@ -84,7 +83,7 @@ void column_sums(const ColumnSums<T>& a, int n_threads) {
             for (int64_t i = 0; i < inputs; ++i)
                 for (int64_t j = 0; j < width; ++j) weighted[(j0 + j) * inputs + i] = acc_x[i][j];
         }
-    }
+    });
 }
 
 }  // namespace
@@ -134,7 +133,7 @@ void sequence_backward(const SequenceShape& s, const BackwardArgs<T>& a, Executi
     const int64_t per_thread = tile_size + 2 * pad_to_line(nr);
     AlignedBuffer<T> scratch(schedule.threads * per_thread);
 
-    schedule.run(tiling, steps + 1, [&](int64_t back, int64_t task, int thread) {
+    schedule.run(tiling, steps + 1, n_threads, [&](int64_t back, int64_t task, int thread) {
         T* tile = scratch.data() + thread * per_thread;
         T* d_h = tile + tile_size;
         T* d_c = d_h + pad_to_line(nr);

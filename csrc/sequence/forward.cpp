@@ -61,7 +61,7 @@ void sequence_forward(const SequenceShape& s, const ForwardArgs<T>& a, Execution
     const int64_t per_thread = tile_size + input_size;
     AlignedBuffer<T> scratch(schedule.threads * per_thread);
 
-    schedule.run(tiling, steps, [&](int64_t step, int64_t task, int thread) {
+    schedule.run(tiling, steps, n_threads, [&](int64_t step, int64_t task, int thread) {
         T* tile = scratch.data() + thread * per_thread;
         T* input_scratch = tile + tile_size;
         const int64_t t = s.time_at(step);

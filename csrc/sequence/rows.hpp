@@ -38,11 +38,11 @@ struct Extents3 {
 // instead of B rows a whole sequence apart (a cache and TLB miss each).
 template <class T>
 void swap_leading_axes(const T* src, const Extents3& e, T* dst, int n_threads) {
-#pragma omp parallel for num_threads(threads_for(n_threads, e.n1, e.n0* e.n1* e.width)) \
-    schedule(static)
-    for (int64_t i1 = 0; i1 < e.n1; ++i1)
-        for (int64_t i0 = 0; i0 < e.n0; ++i0)
-            copy_n(src + (i0 * e.n1 + i1) * e.width, e.width, dst + (i1 * e.n0 + i0) * e.width);
+    parallel_for(
+        n_threads, threads_for(n_threads, e.n1, e.n0 * e.n1 * e.width), e.n1, [&](int64_t i1) {
+            for (int64_t i0 = 0; i0 < e.n0; ++i0)
+                copy_n(src + (i0 * e.n1 + i1) * e.width, e.width, dst + (i1 * e.n0 + i0) * e.width);
+        });
 }
 
 // `count` panels of depth x width, packed side by side once per call by the threads
@@ -53,11 +53,10 @@ AlignedBuffer<T> pack_panels_parallel(int64_t count, int64_t depth, int64_t widt
                                       Source&& source) {
     const int64_t size = depth * width;
     AlignedBuffer<T> packed(count * size);
-#pragma omp parallel for num_threads(threads_for(n_threads, count, count* size)) schedule(static)
-    for (int64_t q = 0; q < count; ++q) {
+    parallel_for(n_threads, threads_for(n_threads, count, count * size), count, [&](int64_t q) {
         const std::pair<MatrixView<T>, int64_t> panel = source(q);
         pack_panels(panel.first, depth, panel.second, width, packed.data() + q * size);
-    }
+    });
     return packed;
 }
 

@@ -122,8 +122,8 @@ class StepInputs {
         swap_leading_axes(a.x, {B, steps, I}, x_steps.data(), n_threads);
         std::vector<T> bias(GH);
         for (int64_t n = 0; n < GH; ++n) bias[n] = input_bias(s_, a.bias_ih, a.bias_hh, n);
-#pragma omp parallel for num_threads(threads_for(n_threads, rows, rows* GH)) schedule(static)
-        for (int64_t i = 0; i < rows; ++i) copy_n(bias.data(), GH, projection_ + i * GH);
+        parallel_for(n_threads, threads_for(n_threads, rows, rows * GH), rows,
+                     [&](int64_t i) { copy_n(bias.data(), GH, projection_ + i * GH); });
         gemm<T>({rows, GH, I},
                 {MatrixView<T>{x_steps.data(), I, 1}, MatrixView<T>{a.weight_ih, 1, I}, projection_,
                  GH, /*accumulate=*/true},

@@ -121,28 +121,31 @@ struct StepSchedule {
     int64_t row_groups() const { return by_rows ? threads : 1; }
 
     // Calls body(step, task, thread) for every step in order and every task of
-    // `tiling` at each step, from `threads` OpenMP threads, denormals flushed.
+    // `tiling` at each step, from `threads` workers of a team of n_threads (run_workers),
+    // denormals flushed.
     template <class Body>
-    void run(const RecurrentTiling& tiling, int64_t steps, Body&& body) const {
-#pragma omp parallel num_threads(threads)
-        {
+    void run(const RecurrentTiling& tiling, int64_t steps, int n_threads, Body&& body) const {
+        run_workers(n_threads, threads, [&](const Worker& worker) {
             DenormalGuard denormals;
-            const int thread = thread_index();
             if (by_rows) {
-                const auto [g0, g1] = team_share(tiling.groups());
-                const int64_t p0 = tiling.first_panel(g0), p1 = tiling.first_panel(g1);
+                const TeamShare groups = worker.share(tiling.groups());
+                const int64_t p0 = tiling.first_panel(groups.begin);
+                const int64_t p1 = tiling.first_panel(groups.end);
                 // Panels innermost: a block of weights serves all of them in turn.
                 for (int64_t step = 0; step < steps; ++step)
                     for (int64_t jb = 0; jb < tiling.hidden_blocks; ++jb)
                         for (int64_t p = p0; p < p1; ++p)
-                            body(step, jb * tiling.row_panels + p, thread);
+                            body(step, jb * tiling.row_panels + p, worker.index);
             } else {
+                // The same tasks at every step (see RecurrentTiling).
+                const TeamShare tasks = worker.share(tiling.tasks());
                 for (int64_t step = 0; step < steps; ++step) {
-#pragma omp for schedule(static)
-                    for (int64_t task = 0; task < tiling.tasks(); ++task) body(step, task, thread);
+                    for (int64_t task = tasks.begin; task < tasks.end; ++task)
+                        body(step, task, worker.index);
+                    worker.sync();
                 }
             }
-        }
+        });
     }
 };
 
