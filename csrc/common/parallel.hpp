@@ -25,8 +25,8 @@ namespace rnnkit {
 // processes, where a thread waiting at a barrier can lose a time slice.
 constexpr int64_t kMinWorkPerThread = int64_t(1) << 17;
 
-// Threads worth starting for `n_tasks` independent tasks that do `work` in
-// total between two synchronizations; at most `n_threads`.
+// Threads worth putting to work (run_workers' `workers`) on `n_tasks` independent tasks
+// that do `work` in total between two synchronizations; at most `n_threads`.
 inline int threads_for(int n_threads, int64_t n_tasks, int64_t work) {
     const int64_t by_work = std::max<int64_t>(1, work / kMinWorkPerThread);
     return static_cast<int>(std::max<int64_t>(1, std::min({int64_t(n_threads), n_tasks, by_work})));

@@ -594,8 +594,9 @@ if hasattr(os, "register_at_fork"):  # POSIX
 
 
 def _thread_count(n_threads):
-    """``n_threads`` checked and capped at _MAX_THREADS (kernels also cap at their task
-    count); None is OpenMP's default (OMP_NUM_THREADS), capped like any other."""
+    """``n_threads`` checked and capped at _MAX_THREADS (the kernels' regions all ask
+    OpenMP for this many, and as many of them work as each region's tasks keep busy);
+    None is OpenMP's default (OMP_NUM_THREADS), capped like any other."""
     if n_threads is None:
         return min(_core.max_threads(), _MAX_THREADS)
     return min(_as_positive_int(n_threads, "n_threads"), _MAX_THREADS)
