@@ -68,5 +68,4 @@ def threads_replaced(setup, call):
     started), after ``setup``, in a fresh interpreter: a thread that ends and one that
     starts in its place have different ids, so a pool kept whole from one run to the next
     shows 0."""
-    alive, replaced = _run(_REPLACED, setup, call)[-2:]
-    return alive, replaced
+    return tuple(_run(_REPLACED, setup, call)[-2:])

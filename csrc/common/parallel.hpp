@@ -32,8 +32,8 @@ inline int threads_for(int n_threads, int64_t n_tasks, int64_t work) {
     return static_cast<int>(std::max<int64_t>(1, std::min({int64_t(n_threads), n_tasks, by_work})));
 }
 
-// A run [begin, end) of items.
-struct TeamShare {
+// A worker's run [begin, end) of a region's items.
+struct Share {
     int64_t begin, end;
 };
 
@@ -99,7 +99,7 @@ struct Worker {
     WorkerBarrier* barrier;
 
     // This worker's run of `items` split evenly between the workers.
-    TeamShare share(int64_t items) const {
+    Share share(int64_t items) const {
         return {items * index / count, items * (index + 1) / count};
     }
     // Waits for every worker of the region.
@@ -136,7 +136,7 @@ void run_workers(int n_threads, int workers, Body&& body) {
 template <class Body>
 void parallel_for(int n_threads, int workers, int64_t count, Body&& body) {
     run_workers(n_threads, workers, [&](const Worker& worker) {
-        const TeamShare run = worker.share(count);
+        const Share run = worker.share(count);
         for (int64_t i = run.begin; i < run.end; ++i) body(i);
     });
 }

@@ -115,13 +115,13 @@ void gemm_block(const GemmShape& shape, const GemmArgs<T>& args, int n_threads,
             T* const a_all = a_shared.data() + parity * a_shared_size;
             // B's column panels are shared by all row blocks (and a shared A's row
             // panels by all column blocks): pack them once, each thread a run.
-            const TeamShare panels = worker.share(n_panels);
+            const Share panels = worker.share(n_panels);
             if (panels.begin < panels.end)
                 pack_panels(MatrixView<T>{b.at(k0, panels.begin * nr), b.col_stride, b.row_stride},
                             kc, std::min(n, panels.end * nr) - panels.begin * nr, nr,
                             b_block + panels.begin * nr * kc);
             if (share_a) {
-                const TeamShare a_panels = worker.share(row_panels_all);
+                const Share a_panels = worker.share(row_panels_all);
                 if (a_panels.begin < a_panels.end)
                     pack_panels(
                         MatrixView<T>{a.at(a_panels.begin * mr, k0), a.row_stride, a.col_stride},

@@ -64,7 +64,7 @@ void column_sums(const ColumnSums<T>& a, int n_threads) {
         // As in the GEMM that computes the same gradient for wider inputs: a denormal
         // in x gave d_weight_ih 1e-38 here and 0 there.
         DenormalGuard denormals;
-        const TeamShare own = worker.share(chunks);
+        const Share own = worker.share(chunks);
         for (int64_t c = own.begin; c < own.end; ++c) {
             const int64_t j0 = c * chunk, width = std::min(chunk, cols - j0);
             Sum acc[chunk] = {};

@@ -128,7 +128,7 @@ struct StepSchedule {
         run_workers(n_threads, threads, [&](const Worker& worker) {
             DenormalGuard denormals;
             if (by_rows) {
-                const TeamShare groups = worker.share(tiling.groups());
+                const Share groups = worker.share(tiling.groups());
                 const int64_t p0 = tiling.first_panel(groups.begin);
                 const int64_t p1 = tiling.first_panel(groups.end);
                 // Panels innermost: a block of weights serves all of them in turn.
@@ -138,7 +138,7 @@ struct StepSchedule {
                             body(step, jb * tiling.row_panels + p, worker.index);
             } else {
                 // The same tasks at every step (see RecurrentTiling).
-                const TeamShare tasks = worker.share(tiling.tasks());
+                const Share tasks = worker.share(tiling.tasks());
                 for (int64_t step = 0; step < steps; ++step) {
                     for (int64_t task = tasks.begin; task < tasks.end; ++task)
                         body(step, task, worker.index);
